@@ -1,0 +1,82 @@
+/* checksum.c - RFC 1071 Internet checksum, a word at a time. */
+#include "checksum.h"
+
+#include <string.h>
+
+/* One's-complement addition is associative and byte-order independent
+ * (RFC 1071 section 2(B)), so we add 32-bit native words into a 64-bit
+ * accumulator and fold once at the end; carries cannot overflow 64 bits for
+ * any frame we handle.  The sum is byte-swapped back to network order at
+ * the end when the host is little-endian. */
+uint32_t csum_partial(const void *data, size_t len, uint32_t sum)
+{
+    const uint8_t *p = data;
+    uint64_t acc = 0;
+
+    while (len >= 8) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + 4, 4);
+        acc += (uint64_t)a + b;
+        p += 8;
+        len -= 8;
+    }
+    if (len >= 4) {
+        uint32_t a;
+        memcpy(&a, p, 4);
+        acc += a;
+        p += 4;
+        len -= 4;
+    }
+    if (len >= 2) {
+        uint16_t a;
+        memcpy(&a, p, 2);
+        acc += a;
+        p += 2;
+        len -= 2;
+    }
+    if (len) {
+        /* A trailing odd byte is padded with zero on the right (RFC 1071 4.1). */
+        uint8_t last[2] = {p[0], 0};
+        uint16_t a;
+        memcpy(&a, last, 2);
+        acc += a;
+    }
+    /* Fold the native-order 64-bit sum to 16 bits. */
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    uint16_t native = (uint16_t)acc;
+    uint8_t be[2];
+    memcpy(be, &native, 2);
+    /* be now holds the sum in memory order; read it as a network-order word. */
+    sum += (uint32_t)(be[0] << 8 | be[1]);
+    return (sum & 0xffff) + (sum >> 16);
+}
+
+uint16_t csum_finish(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+uint16_t csum(const void *data, size_t len) { return csum_finish(csum_partial(data, len, 0)); }
+
+uint32_t csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
+{
+    uint32_t sum = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
+    sum += proto;
+    sum += len;
+    return sum;
+}
+
+uint16_t csum_update16(uint16_t hc, uint16_t m, uint16_t m_new)
+{
+    /* HC' = ~(~HC + ~m + m')  (RFC 1624 section 3, eqn. 3) */
+    uint32_t sum = (uint16_t)~hc;
+    sum += (uint16_t)~m;
+    sum += m_new;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}

@@ -1,0 +1,35 @@
+/* core.h - the stack object shared by the protocol modules (internal). */
+#ifndef SK_CORE_H
+#define SK_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arp.h"
+#include "bytes.h"
+#include "synack.h"
+#include "tcp.h"
+
+struct sk_stack {
+    struct sk_config cfg; /* defaults filled in */
+    uint32_t netmask;
+    uint64_t now; /* time of the input or timer call in progress */
+    struct sk_counters ctr;
+    struct arp_table arp;
+    struct tcp_table tcp;
+    uint8_t *tx;     /* one frame under construction */
+    size_t frame_max; /* Ethernet header + MTU */
+    uint16_t ip_id;  /* RFC 791 identification, per stack */
+    /* ICMP error rate limit, a token bucket */
+    uint32_t icmp_tokens;
+    uint64_t icmp_refill;
+};
+
+/* Hands a finished frame to the output callback (and the observer). */
+void sk_emit(struct sk_stack *s, const uint8_t *frame, size_t len);
+static inline bool sk_on_link(const struct sk_stack *s, uint32_t ip)
+{
+    return (ip & s->netmask) == (s->cfg.addr & s->netmask);
+}
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * synack.h - the public API of the synack TCP/IP core.
+ *
+ * The core is sans-I/O: it never reads a clock, never calls the OS, never
+ * sleeps and has no global state.  The caller (tap/'s event loop, or a unit
+ * test) gives it frames and the time, and takes the frames it emits through
+ * the output callback.  A typical loop:
+ *
+ *     sk_stack *s = sk_stack_new(&cfg, now, &err);
+ *     for (;;) {
+ *         wait for a frame or until sk_next_deadline(s);
+ *         sk_input(s, frame, len, now);      // for each frame read
+ *         sk_timers(s, now);
+ *         n = sk_poll(s, events, max);       // what happened to connections
+ *         ... app calls sk_send / sk_recv / sk_close ...
+ *         sk_flush(s, now);                  // emit ACKs and data, once per batch
+ *     }
+ *
+ * Times are monotonic microseconds.  Addresses are IPv4 in host byte order.
+ */
+#ifndef SYNACK_H
+#define SYNACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_stack sk_stack;
+/* A TCP endpoint: a listener or a connection.  The app owns a handle from
+ * sk_listen/sk_accept/sk_connect until it calls sk_close or sk_abort. */
+typedef struct sk_tcb sk_conn;
+
+/* Error values.  Functions return them negated (e.g. -SK_EAGAIN). */
+enum sk_error {
+    SK_OK = 0,
+    SK_EAGAIN,       /* nothing to read, no room to write: wait for an event */
+    SK_EINVAL,       /* bad argument or wrong state for the call */
+    SK_ENOMEM,       /* a configured limit or memory ran out */
+    SK_EADDRINUSE,   /* port already listened on / tuple in use */
+    SK_ENOTCONN,     /* not connected (yet) */
+    SK_ECONNREFUSED, /* peer answered our SYN with RST */
+    SK_ECONNRESET,   /* peer reset an established connection */
+    SK_ETIMEDOUT,    /* retransmissions exhausted */
+    SK_EPIPE,        /* write after shutdown or close */
+    SK_ECONNABORTED, /* aborted locally */
+    SK_ENOROUTE,     /* destination not on our subnet and no gateway */
+    SK_ERROR_COUNT
+};
+/* A short English description of an error value (positive or negated). */
+const char *sk_strerror(int err);
+
+/* RFC 9293 section 3.3.2 states. */
+enum sk_tcp_state {
+    SK_CLOSED = 0,
+    SK_LISTEN,
+    SK_SYN_SENT,
+    SK_SYN_RECEIVED,
+    SK_ESTABLISHED,
+    SK_FIN_WAIT_1,
+    SK_FIN_WAIT_2,
+    SK_CLOSE_WAIT,
+    SK_CLOSING,
+    SK_LAST_ACK,
+    SK_TIME_WAIT,
+    SK_STATE_COUNT
+};
+/* "ESTABLISHED", ... */
+const char *sk_state_name(int state);
+
+typedef void (*sk_output_fn)(void *ctx, const uint8_t *frame, size_t len);
+typedef void (*sk_random_fn)(void *ctx, void *buf, size_t len);
+
+enum sk_dir { SK_DIR_IN = 0, SK_DIR_OUT = 1 };
+
+/* A state change, for --states, gdb and the ladder: which connection, the
+ * states, and the segment that caused it (flags in tcpdump letters and its
+ * sequence number), or cause "" when a timer or the app caused it. */
+struct sk_state_change {
+    const sk_conn *conn;
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    int from, to;
+    char cause[48];
+};
+
+struct sk_config {
+    uint8_t mac[6];
+    uint32_t addr;       /* our IPv4 address */
+    uint8_t prefix_len;  /* 1..30 */
+    uint32_t gateway;    /* next hop for other subnets; 0 for none */
+    uint16_t mtu;        /* IP MTU, 576..9000; 0 means 1500 */
+    sk_output_fn output; /* every frame we send; required */
+    void *output_ctx;
+    sk_random_fn random; /* secret for ISNs, ephemeral ports; required */
+    void *random_ctx;
+
+    /* Optional tuning; 0 picks the documented default. */
+    uint32_t tcp_sndbuf;       /* bytes per connection, default 256 KiB */
+    uint32_t tcp_rcvbuf;       /* bytes per connection, default 256 KiB */
+    uint32_t tcp_msl_ms;       /* TIME_WAIT lasts 2*MSL; default 30000 ms */
+    uint32_t tcp_max_conns;    /* default 4096 */
+    uint32_t tcp_rto_min_ms;   /* default 200 */
+    uint32_t tcp_rto_max_ms;   /* default 60000 */
+    uint32_t tcp_max_retries;  /* data/FIN retransmissions before abort; default 10 */
+    uint32_t tcp_syn_retries;  /* SYN and SYN-ACK retransmissions; default 5 */
+    uint32_t arp_lifetime_ms;  /* default 60000 */
+    bool tcp_fixed_isn_key;    /* tests: use tcp_isn_key instead of random bytes */
+    uint8_t tcp_isn_key[16];
+
+    /* Observers, may be NULL: every frame in and out, every TCP state change. */
+    void (*on_frame)(void *ctx, enum sk_dir dir, const uint8_t *frame, size_t len, uint64_t now);
+    void (*on_state)(void *ctx, const struct sk_state_change *change, uint64_t now);
+    void *observer_ctx;
+};
+
+/* Creates a stack and announces it with a gratuitous ARP.  NULL on error,
+ * with *err set (SK_EINVAL for a bad config, SK_ENOMEM). */
+sk_stack *sk_stack_new(const struct sk_config *cfg, uint64_t now, int *err);
+/* Frees everything, including connections the app still holds. */
+void sk_stack_free(sk_stack *s);
+
+/* Feeds one Ethernet frame received at `now`.  Never fails: what is not
+ * for us is dropped and counted. */
+void sk_input(sk_stack *s, const uint8_t *frame, size_t len, uint64_t now);
+/* Sends what the last batch of input and app calls made due: ACKs,
+ * data, FINs.  Call once per batch (RFC 1122 4.2.3.2 allows one ACK per
+ * batch of segments). */
+void sk_flush(sk_stack *s, uint64_t now);
+/* The earliest time sk_timers has work to do; UINT64_MAX if none. */
+uint64_t sk_next_deadline(const sk_stack *s);
+/* Runs every timer due at `now` (ARP retries, retransmissions, TIME_WAIT...).
+ * Sends what they produce. */
+void sk_timers(sk_stack *s, uint64_t now);
+
+/* Counters: every drop has one named for its reason.  SK_COUNTERS(X) lists
+ * them so names and fields can never drift apart. */
+#define SK_COUNTERS(X)                                                                             \
+    X(eth_in, "frames received")                                                                   \
+    X(eth_out, "frames sent")                                                                      \
+    X(drop_eth_runt, "frames dropped: shorter than an Ethernet header")                            \
+    X(drop_eth_not_ours, "frames dropped: destination MAC not ours")                               \
+    X(drop_eth_type, "frames dropped: EtherType not IPv4 or ARP")                                  \
+    X(arp_in, "ARP packets received")                                                              \
+    X(drop_arp_malformed, "ARP packets dropped: malformed or not Ethernet/IPv4")                   \
+    X(drop_arp_not_ours, "ARP packets dropped: not for our address")                               \
+    X(arp_replies_sent, "ARP replies sent")                                                        \
+    X(arp_requests_sent, "ARP requests sent")                                                      \
+    X(arp_gratuitous_sent, "gratuitous ARPs sent")                                                 \
+    X(arp_resolve_failed, "ARP resolutions given up")                                              \
+    X(drop_arp_pending, "packets dropped: ARP resolution failed or its queue was full")            \
+    X(ip_in, "IPv4 packets received")                                                              \
+    X(ip_out, "IPv4 packets sent")                                                                 \
+    X(drop_ip_truncated, "IPv4 dropped: shorter than its header or total length")                  \
+    X(drop_ip_version, "IPv4 dropped: version not 4")                                              \
+    X(drop_ip_ihl, "IPv4 dropped: header length below 20 or beyond the packet")                    \
+    X(drop_ip_checksum, "IPv4 dropped: bad header checksum")                                       \
+    X(drop_ip_not_ours, "IPv4 dropped: destination not our address")                               \
+    X(drop_ip_bad_src, "IPv4 dropped: source is broadcast, multicast or ours")                     \
+    X(drop_ip_proto, "IPv4 dropped: protocol not supported (ICMP sent)")                          \
+    X(drop_ip_fragment, "IPv4 dropped: fragments (reassembly not supported)")                      \
+    X(drop_ip_no_route, "IPv4 not sent: no route to destination")                                  \
+    X(ip_options_skipped, "IPv4 packets whose options were skipped")                               \
+    X(icmp_in, "ICMP messages received")                                                           \
+    X(drop_icmp_truncated, "ICMP dropped: too short")                                              \
+    X(drop_icmp_checksum, "ICMP dropped: bad checksum")                                            \
+    X(drop_icmp_type, "ICMP dropped: type not handled")                                            \
+    X(icmp_echo_replies, "ICMP echo replies sent")                                                 \
+    X(icmp_unreach_sent, "ICMP protocol unreachables sent")                                        \
+    X(icmp_unreach_limited, "ICMP unreachables not sent: rate limit")                              \
+    X(tcp_in, "TCP segments received")                                                             \
+    X(tcp_out, "TCP segments sent")                                                                \
+    X(drop_tcp_truncated, "TCP dropped: shorter than its header")                                  \
+    X(drop_tcp_checksum, "TCP dropped: bad checksum")                                              \
+    X(drop_tcp_options, "TCP dropped: malformed options")                                          \
+    X(drop_tcp_bad_flags, "TCP dropped: SYN with RST or FIN")                              \
+    X(drop_tcp_unacceptable, "TCP dropped: outside the receive window (ACK sent)")                 \
+    X(drop_tcp_ack_unsent, "TCP dropped: ACK of data never sent (ACK sent)")                       \
+    X(drop_tcp_old_ack, "TCP dropped: ACK older than the window (ACK sent)")                       \
+    X(drop_tcp_bad_port, "TCP dropped: port 0")                                                    \
+    X(drop_tcp_no_conn, "TCP dropped: no connection (RST sent if allowed)")                        \
+    X(drop_tcp_ooo_full, "TCP data dropped: out-of-order queue full")                              \
+    X(drop_tcp_listen_overflow, "TCP SYNs dropped: accept queue full")                             \
+    X(tcp_syn_evictions, "half-open connections evicted for a new SYN")                            \
+    X(tcp_conns_limit, "TCP SYNs dropped: connection limit")                                       \
+    X(tcp_rst_sent, "TCP resets sent")                                                             \
+    X(tcp_rst_received, "TCP resets accepted")                                                     \
+    X(tcp_challenge_acks, "challenge ACKs sent (RFC 5961)")                                        \
+    X(tcp_challenge_limited, "challenge ACKs not sent: rate limit")                                \
+    X(tcp_retransmits, "TCP segments retransmitted")                                               \
+    X(tcp_timeouts, "retransmission timeouts")                                                     \
+    X(tcp_window_probes, "zero-window probes sent")                                                \
+    X(tcp_ooo_segments, "TCP segments queued out of order")                                        \
+    X(tcp_dup_segments, "TCP segments with only duplicate data")                                   \
+    X(tcp_active_opens, "connections opened actively")                                             \
+    X(tcp_passive_opens, "connections opened passively")                                           \
+    X(tcp_failed_opens, "connection attempts failed")                                              \
+    X(tcp_resets, "connections reset by the peer")                                                 \
+    X(tcp_aborts_timeout, "connections aborted: retransmissions exhausted")                        \
+    X(tcp_established, "connections that reached ESTABLISHED")
+
+struct sk_counters {
+#define SK_COUNTER_FIELD(name, desc) uint64_t name;
+    SK_COUNTERS(SK_COUNTER_FIELD)
+#undef SK_COUNTER_FIELD
+};
+const struct sk_counters *sk_counters(const sk_stack *s);
+
+/* ---- TCP ---- */
+
+/* Events reported by sk_poll, edge-triggered: each is reported once per
+ * occurrence.  After SK_EV_CLOSED or SK_EV_ERROR the handle only awaits
+ * sk_close. */
+enum sk_event_bits {
+    SK_EV_ACCEPT = 1 << 0,      /* listener: sk_accept has a connection */
+    SK_EV_CONNECTED = 1 << 1,   /* active open completed */
+    SK_EV_READABLE = 1 << 2,    /* sk_recv has data */
+    SK_EV_WRITABLE = 1 << 3,    /* sk_send has room again */
+    SK_EV_PEER_CLOSED = 1 << 4, /* the peer sent FIN: sk_recv returns 0 once drained */
+    SK_EV_CLOSED = 1 << 5,      /* both directions are closed cleanly */
+    SK_EV_ERROR = 1 << 6,       /* reset, refused, timed out: see sk_conn_error */
+};
+struct sk_event {
+    sk_conn *conn;
+    unsigned events;
+};
+/* Takes up to `max` pending events; returns how many. */
+size_t sk_poll(sk_stack *s, struct sk_event *out, size_t max);
+
+/* Passive open on our address.  backlog bounds the accept queue (and the
+ * half-open queue); 0 means 128. */
+sk_conn *sk_listen(sk_stack *s, uint16_t port, unsigned backlog, int *err);
+/* The next established connection of a listener, or NULL. */
+sk_conn *sk_accept(sk_conn *listener);
+/* Active open to raddr:rport from an ephemeral port (lport 0) or lport. */
+sk_conn *sk_connect(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport, uint64_t now,
+                    int *err);
+/* Queues up to len bytes; returns how many (>0), or -SK_EAGAIN when the
+ * send buffer is full, or another negated error. */
+long sk_send(sk_conn *c, const void *buf, size_t len);
+/* Room in the send buffer now. */
+size_t sk_send_space(const sk_conn *c);
+/* Reads up to len bytes in order; 0 means the peer closed and everything
+ * has been read; -SK_EAGAIN when nothing is there yet. */
+long sk_recv(sk_conn *c, void *buf, size_t len);
+/* Half-close: send FIN after the queued data; receiving goes on. */
+int sk_shutdown(sk_conn *c);
+/* Releases the handle.  The connection closes gracefully (FIN after the
+ * queued data); if unread data is left it is reset instead (RFC 1122
+ * 4.2.2.13).  The stack frees the TCB when TCP is done with it. */
+void sk_close(sk_conn *c);
+/* Releases the handle and resets the connection. */
+void sk_abort(sk_conn *c);
+
+int sk_conn_state(const sk_conn *c);
+/* The error that ended the connection (positive sk_error), or 0. */
+int sk_conn_error(const sk_conn *c);
+void sk_conn_endpoints(const sk_conn *c, uint32_t *laddr, uint16_t *lport, uint32_t *raddr,
+                       uint16_t *rport);
+void sk_conn_set_user(sk_conn *c, void *user);
+void *sk_conn_user(const sk_conn *c);
+
+/* A snapshot of a connection, in the manner of `ss -tni`. */
+struct sk_conn_info {
+    int state;
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    uint32_t iss, irs, snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd;
+    uint32_t cwnd, ssthresh, mss;
+    uint32_t srtt_us, rttvar_us, rto_us;
+    uint32_t unacked, send_queued, recv_queued;
+    uint32_t retransmits;
+};
+void sk_conn_info(const sk_conn *c, struct sk_conn_info *info);
+/* Calls fn for every TCB the stack holds (listeners, connections, TIME_WAIT). */
+void sk_foreach_conn(const sk_stack *s, void (*fn)(void *ctx, const sk_conn *c), void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,178 @@
+/* stack.c - the stack object: configuration, frame dispatch, timers.
+ *
+ * Theory of operation: sk_input() takes one Ethernet frame and walks it up
+ * (eth -> arp | ipv4 -> icmp | tcp) in one call; nothing is queued on the
+ * way in.  Replies are built in s->tx and leave through sk_emit() at once,
+ * except TCP's ACKs and data, which wait for sk_flush() so one batch of
+ * input yields one ACK per connection.  Time only moves when the caller
+ * passes `now`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "eth.h"
+#include "icmp.h"
+#include "ipv4.h"
+
+static const char *const error_names[SK_ERROR_COUNT] = {
+    [SK_OK] = "success",
+    [SK_EAGAIN] = "try again",
+    [SK_EINVAL] = "invalid argument",
+    [SK_ENOMEM] = "out of memory or over a configured limit",
+    [SK_EADDRINUSE] = "address already in use",
+    [SK_ENOTCONN] = "not connected",
+    [SK_ECONNREFUSED] = "connection refused",
+    [SK_ECONNRESET] = "connection reset by peer",
+    [SK_ETIMEDOUT] = "connection timed out",
+    [SK_EPIPE] = "broken pipe",
+    [SK_ECONNABORTED] = "connection aborted",
+    [SK_ENOROUTE] = "no route to host",
+};
+
+const char *sk_strerror(int err)
+{
+    if (err < 0)
+        err = -err;
+    if (err >= SK_ERROR_COUNT || !error_names[err])
+        return "unknown error";
+    return error_names[err];
+}
+
+static int fill_defaults(struct sk_config *c)
+{
+    if (!c->output || !c->random)
+        return -1;
+    if (c->mtu == 0)
+        c->mtu = 1500;
+    if (c->mtu < 576 || c->mtu > 9000)
+        return -1;
+    if (c->prefix_len < 1 || c->prefix_len > 30)
+        return -1;
+    if (c->mac[0] & 1) /* a multicast MAC cannot be a station address */
+        return -1;
+    if (!c->tcp_sndbuf)
+        c->tcp_sndbuf = 64 * 1024;
+    if (!c->tcp_rcvbuf)
+        c->tcp_rcvbuf = 64 * 1024;
+    if (c->tcp_sndbuf < 1024 || c->tcp_rcvbuf < 1024)
+        return -1;
+    if (!c->tcp_msl_ms)
+        c->tcp_msl_ms = 30000;
+    if (!c->tcp_max_conns)
+        c->tcp_max_conns = 4096;
+    if (!c->tcp_rto_min_ms)
+        c->tcp_rto_min_ms = 200;
+    if (!c->tcp_rto_max_ms)
+        c->tcp_rto_max_ms = 60000;
+    if (c->tcp_rto_max_ms < c->tcp_rto_min_ms)
+        return -1;
+    if (!c->tcp_max_retries)
+        c->tcp_max_retries = 10;
+    if (!c->tcp_syn_retries)
+        c->tcp_syn_retries = 5;
+    if (!c->arp_lifetime_ms)
+        c->arp_lifetime_ms = 60000;
+    return 0;
+}
+
+sk_stack *sk_stack_new(const struct sk_config *cfg, uint64_t now, int *err)
+{
+    struct sk_config c = *cfg;
+    int e = SK_EINVAL;
+    if (fill_defaults(&c) < 0)
+        goto fail;
+    uint32_t mask = 0xffffffffu << (32 - c.prefix_len);
+    uint32_t host = c.addr & ~mask;
+    if (host == 0 || host == ~mask) /* network or broadcast address */
+        goto fail;
+    if (c.gateway && (c.gateway & mask) != (c.addr & mask))
+        goto fail;
+
+    e = SK_ENOMEM;
+    struct sk_stack *s = calloc(1, sizeof(*s));
+    if (!s)
+        goto fail;
+    s->cfg = c;
+    s->netmask = mask;
+    s->now = now;
+    s->frame_max = ETH_HDR_LEN + c.mtu;
+    s->tx = malloc(s->frame_max);
+    s->icmp_tokens = ICMP_RATE_BURST;
+    s->icmp_refill = now;
+    if (!s->tx || arp_init(s) < 0 || tcp_init(s) < 0) {
+        sk_stack_free(s);
+        goto fail;
+    }
+    /* Gratuitous ARP: tell the link who we are (RFC 5227 section 3). */
+    arp_announce(s);
+    if (err)
+        *err = 0;
+    return s;
+fail:
+    if (err)
+        *err = e;
+    return NULL;
+}
+
+void sk_stack_free(sk_stack *s)
+{
+    if (!s)
+        return;
+    tcp_free(s);
+    arp_free(s);
+    free(s->tx);
+    free(s);
+}
+
+void sk_emit(struct sk_stack *s, const uint8_t *frame, size_t len)
+{
+    s->ctr.eth_out++;
+    if (s->cfg.on_frame)
+        s->cfg.on_frame(s->cfg.observer_ctx, SK_DIR_OUT, frame, len, s->now);
+    s->cfg.output(s->cfg.output_ctx, frame, len);
+}
+
+void sk_input(sk_stack *s, const uint8_t *frame, size_t len, uint64_t now)
+{
+    struct eth_hdr eh;
+    s->now = now;
+    s->ctr.eth_in++;
+    if (s->cfg.on_frame)
+        s->cfg.on_frame(s->cfg.observer_ctx, SK_DIR_IN, frame, len, now);
+    if (eth_parse(frame, len, &eh) < 0) {
+        s->ctr.drop_eth_runt++;
+        return;
+    }
+    if (memcmp(eh.dst, s->cfg.mac, ETH_ALEN) != 0 && memcmp(eh.dst, eth_broadcast, ETH_ALEN) != 0) {
+        s->ctr.drop_eth_not_ours++;
+        return;
+    }
+    const uint8_t *p = frame + ETH_HDR_LEN;
+    size_t plen = len - ETH_HDR_LEN;
+    switch (eh.type) {
+    case ETHERTYPE_ARP: arp_input(s, &eh, p, plen); break;
+    case ETHERTYPE_IP: ipv4_input(s, p, plen); break;
+    default: s->ctr.drop_eth_type++; break;
+    }
+}
+
+void sk_flush(sk_stack *s, uint64_t now)
+{
+    s->now = now;
+    tcp_flush(s);
+}
+
+uint64_t sk_next_deadline(const sk_stack *s)
+{
+    return min_u64(arp_next_deadline(s), tcp_next_deadline(s));
+}
+
+void sk_timers(sk_stack *s, uint64_t now)
+{
+    s->now = now;
+    arp_timers(s);
+    tcp_timers(s);
+    tcp_flush(s);
+}
+
+const struct sk_counters *sk_counters(const sk_stack *s) { return &s->ctr; }

@@ -1,0 +1,792 @@
+/* tcp_in.c - TCP segment arrival (RFC 9293 section 3.10.7).
+ *
+ * The input path, in one place:
+ *
+ *   tcp_input     parse and checksum (tcp_parse), find the TCB by the hash
+ *                 of the 4-tuple, else a listener on the port, else none;
+ *   closed_input  no TCB: 3.10.7.1, answer with a RST;
+ *   listen_input  3.10.7.2: a SYN makes a child TCB in SYN_RECEIVED;
+ *   syn_sent_input 3.10.7.3;
+ *   other_input   3.10.7.4, for every synchronized state, in the RFC's
+ *                 order: 1 sequence check, 2 RST (with RFC 5961 section 3),
+ *                 3 security (nothing to do), 4 SYN (RFC 5961 section 4),
+ *                 5 ACK (RFC 5961 section 5), 6 URG, 7 text, 8 FIN.
+ *
+ * Nothing is sent from here except RSTs: owed ACKs set ack_now and the
+ * TCB goes on the flush list, so a batch of segments gets one ACK.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "checksum.h"
+#include "core.h"
+#include "ipv4.h"
+#include "seq.h"
+#include "tcp.h"
+
+/* ---- parsing ---- */
+
+int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->wscale = -1;
+    size_t i = 0;
+    while (i < len) {
+        uint8_t kind = p[i];
+        if (kind == 0) /* end of option list */
+            break;
+        if (kind == 1) { /* no-operation */
+            i++;
+            continue;
+        }
+        /* Every other kind has a length byte that counts kind and length
+         * (RFC 9293 3.1); an impossible one ends parsing with an error rather
+         * than reading past the header. */
+        if (i + 1 >= len)
+            return -1;
+        uint8_t olen = p[i + 1];
+        if (olen < 2 || i + olen > len)
+            return -1;
+        const uint8_t *v = p + i + 2;
+        switch (kind) {
+        case 2: /* MSS, RFC 9293 3.7.1 */
+            if (olen != 4)
+                return -1;
+            o->mss = rd16(v);
+            break;
+        case 3: /* window scale, RFC 7323 2.2 */
+            if (olen != 3)
+                return -1;
+            o->wscale = (int8_t)(v[0] > 14 ? 14 : v[0]); /* RFC 7323 2.3 caps at 14 */
+            break;
+        case 4: /* SACK permitted, RFC 2018 */
+            if (olen != 2)
+                return -1;
+            o->sack_ok = true;
+            break;
+        case 5: /* SACK blocks: pairs of sequence numbers */
+            if ((olen - 2) % 8 != 0)
+                return -1;
+            break;
+        case 8: /* timestamps, RFC 7323 3.2 */
+            if (olen != 10)
+                return -1;
+            o->ts = true;
+            o->tsval = rd32(v);
+            o->tsecr = rd32(v + 4);
+            break;
+        default: break; /* unknown kinds are skipped by their length */
+        }
+        i += olen;
+    }
+    return 0;
+}
+
+enum tcp_parse_err tcp_parse(const uint8_t *p, size_t len, uint32_t saddr, uint32_t daddr,
+                             struct tcp_seg *g)
+{
+    if (len < TCP_HDR_LEN)
+        return TCP_PARSE_TRUNCATED;
+    size_t off = (size_t)(p[12] >> 4) * 4;
+    if (off < TCP_HDR_LEN || off > len)
+        return TCP_PARSE_TRUNCATED;
+    uint32_t sum = csum_pseudo(saddr, daddr, IP_PROTO_TCP, (uint16_t)len);
+    if (csum_finish(csum_partial(p, len, sum)) != 0)
+        return TCP_PARSE_CHECKSUM;
+    g->saddr = saddr;
+    g->daddr = daddr;
+    g->sport = rd16(p);
+    g->dport = rd16(p + 2);
+    g->seq = rd32(p + 4);
+    g->ack = rd32(p + 8);
+    g->flags = p[13];
+    g->wnd = rd16(p + 14);
+    g->urp = rd16(p + 18);
+    g->data = p + off;
+    g->len = (uint32_t)(len - off);
+    if (tcp_parse_options(p + TCP_HDR_LEN, off - TCP_HDR_LEN, &g->opt) < 0)
+        return TCP_PARSE_OPTIONS;
+    return TCP_PARSE_OK;
+}
+
+/* "S seq 3136640809": the segment as tcpdump names it, for state reports. */
+static void describe(struct sk_stack *s, const struct tcp_seg *g)
+{
+    char f[8];
+    int n = 0;
+    if (g->flags & TCP_SYN)
+        f[n++] = 'S';
+    if (g->flags & TCP_FIN)
+        f[n++] = 'F';
+    if (g->flags & TCP_RST)
+        f[n++] = 'R';
+    if (g->flags & TCP_PSH)
+        f[n++] = 'P';
+    if (g->flags & TCP_URG)
+        f[n++] = 'U';
+    if (g->flags & TCP_ACK)
+        f[n++] = '.';
+    f[n] = '\0';
+    if (n == 0)
+        memcpy(f, "none", 5);
+    snprintf(s->tcp.cause, sizeof(s->tcp.cause), "%s seq %u", f, (unsigned)g->seq);
+    if (g->flags & TCP_ACK) {
+        size_t l = strlen(s->tcp.cause);
+        snprintf(s->tcp.cause + l, sizeof(s->tcp.cause) - l, " ack %u", (unsigned)g->ack);
+    }
+}
+
+/* ---- shared steps ---- */
+
+static uint16_t our_mss(const struct sk_stack *s)
+{
+    /* RFC 9293 3.7.1: MTU minus the fixed IP and TCP headers. */
+    return (uint16_t)(s->cfg.mtu - IP_HDR_LEN - TCP_HDR_LEN);
+}
+
+static void take_peer_mss(struct sk_tcb *c, const struct tcp_seg *g)
+{
+    uint16_t peer = g->opt.mss ? g->opt.mss : TCP_DEFAULT_MSS;
+    uint16_t ours = our_mss(c->stack);
+    c->mss = peer < ours ? peer : ours;
+    if (c->mss < 64) /* a peer announcing a tiny MSS must not make us spin */
+        c->mss = 64;
+    /* RFC 5681 3.1 with RFC 6928's larger initial window. */
+    c->cwnd = min_u32(10u * c->mss, max_u32(2u * c->mss, 14600));
+}
+
+static void owe_ack(struct sk_tcb *c)
+{
+    c->ack_now = true;
+    tcb_want_output(c);
+}
+
+static void enter_time_wait(struct sk_tcb *c)
+{
+    tcp_set_state(c, SK_TIME_WAIT);
+    c->rtx_deadline = 0;
+    c->persist = false;
+    c->tw_deadline = c->stack->now + 2000ULL * c->stack->cfg.tcp_msl_ms;
+    tcb_timer_update(c);
+    tcb_event(c, SK_EV_CLOSED);
+}
+
+/* SYN_RECEIVED or SYN_SENT -> ESTABLISHED. */
+static void establish(struct sk_tcb *c)
+{
+    struct sk_stack *s = c->stack;
+    tcp_set_state(c, SK_ESTABLISHED);
+    s->ctr.tcp_established++;
+    c->backoff = 0;
+    if (c->fin_queued) { /* the app closed before the handshake finished */
+        tcp_set_state(c, SK_FIN_WAIT_1);
+        tcb_want_output(c);
+    }
+}
+
+/* RFC 9293 3.10.7.4 second, RST in a synchronized state that matched. */
+static void reset_by_peer(struct sk_tcb *c)
+{
+    struct sk_stack *s = c->stack;
+    s->ctr.tcp_rst_received++;
+    switch (c->state) {
+    case SK_SYN_RECEIVED:
+        if (c->passive) { /* back to LISTEN: the listener still is; drop the child */
+            tcb_close(c, SK_ECONNREFUSED);
+            return;
+        }
+        s->ctr.tcp_failed_opens++;
+        tcb_close(c, SK_ECONNREFUSED);
+        return;
+    case SK_ESTABLISHED:
+    case SK_FIN_WAIT_1:
+    case SK_FIN_WAIT_2:
+    case SK_CLOSE_WAIT:
+        s->ctr.tcp_resets++;
+        tcb_close(c, SK_ECONNRESET);
+        return;
+    default: /* CLOSING, LAST_ACK, TIME_WAIT: we were done anyway */
+        tcb_close(c, 0);
+        return;
+    }
+}
+
+/* Step 7 helper: out-of-order data waits in the receive ring past the
+ * in-order bytes; the ranges remember where (like an assembler). */
+static void ooo_add(struct sk_tcb *c, uint32_t start, uint32_t end)
+{
+    struct sk_stack *s = c->stack;
+    /* Merge every range that touches [start, end). */
+    int w = 0;
+    for (int i = 0; i < c->n_ooo; i++) {
+        struct ooo_range r = c->ooo[i];
+        if (seq_leq(r.start, end) && seq_leq(start, r.end)) {
+            start = seq_min(start, r.start);
+            end = seq_max(end, r.end);
+        } else {
+            c->ooo[w++] = r;
+        }
+    }
+    c->n_ooo = (uint8_t)w;
+    if (c->n_ooo == TCP_OOO_MAX) {
+        /* The bytes sit in the ring harmlessly; forgetting them just means
+         * the peer sends them again. */
+        s->ctr.drop_tcp_ooo_full++;
+        return;
+    }
+    c->ooo[c->n_ooo++] = (struct ooo_range){start, end};
+}
+
+/* Moves rcv_nxt over out-of-order ranges that the new data reached. */
+static void ooo_merge(struct sk_tcb *c)
+{
+    bool moved = true;
+    while (moved) {
+        moved = false;
+        for (int i = 0; i < c->n_ooo; i++) {
+            struct ooo_range r = c->ooo[i];
+            if (seq_gt(r.start, c->rcv_nxt))
+                continue;
+            if (seq_gt(r.end, c->rcv_nxt)) {
+                uint32_t n = r.end - c->rcv_nxt;
+                c->rcvq.len += n; /* the bytes are already in place */
+                c->rcv_nxt = r.end;
+                c->rcv_wnd -= n;
+            }
+            c->ooo[i] = c->ooo[--c->n_ooo];
+            moved = true;
+            break;
+        }
+    }
+}
+
+static void process_fin(struct sk_tcb *c);
+
+/* Step 7, the segment text, already trimmed to the window. */
+static void process_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t len)
+{
+    struct sk_stack *s = c->stack;
+    uint32_t off = seq - c->rcv_nxt;
+    /* The window we announced never exceeds the free space, so the bytes fit. */
+    ring_write_at(&c->rcvq, c->rcvq.len + off, data, len);
+    if (off == 0) {
+        c->rcvq.len += len;
+        c->rcv_nxt += len;
+        c->rcv_wnd -= len;
+        if (c->n_ooo)
+            ooo_merge(c);
+        if (c->ooo_fin && c->ooo_fin_seq == c->rcv_nxt) {
+            c->ooo_fin = false;
+            process_fin(c);
+        }
+        tcb_event(c, SK_EV_READABLE);
+    } else {
+        s->ctr.tcp_ooo_segments++;
+        ooo_add(c, seq, seq + len);
+    }
+    /* Every segment with data is ACKed at the next flush (RFC 5681 4.2 asks
+     * for an immediate ACK of out-of-order data; delayed ACKs come later). */
+    owe_ack(c);
+}
+
+/* Step 8 once every byte before the FIN has arrived. */
+static void process_fin(struct sk_tcb *c)
+{
+    c->rcv_nxt += 1;
+    if (c->rcv_wnd)
+        c->rcv_wnd -= 1;
+    c->fin_received = true;
+    owe_ack(c);
+    tcb_event(c, SK_EV_PEER_CLOSED | SK_EV_READABLE);
+    switch (c->state) {
+    case SK_SYN_RECEIVED:
+    case SK_ESTABLISHED: tcp_set_state(c, SK_CLOSE_WAIT); break;
+    case SK_FIN_WAIT_1:
+        /* Our FIN not yet acknowledged, or the ACK came in this segment
+         * (step 5 already moved us to FIN_WAIT_2 then). */
+        tcp_set_state(c, SK_CLOSING);
+        break;
+    case SK_FIN_WAIT_2: enter_time_wait(c); break;
+    default: break;
+    }
+}
+
+/* Whether the FIN we queued has been acknowledged. */
+static bool our_fin_acked(const struct sk_tcb *c)
+{
+    return c->fin_sent && seq_gt(c->snd_una, c->fin_seq);
+}
+
+/* Step 5 for the states past SYN_RECEIVED: SND.UNA < SEG.ACK =< SND.NXT. */
+static void process_ack(struct sk_tcb *c, const struct tcp_seg *g)
+{
+    struct sk_stack *s = c->stack;
+    if (seq_gt(g->ack, c->snd_una)) {
+        uint32_t acked = g->ack - c->snd_una;
+        uint32_t head = tcp_snd_head_seq(c);
+        if (seq_gt(g->ack, head)) {
+            uint32_t data = min_u32(g->ack - head, c->sndq.len);
+            ring_consume(&c->sndq, data);
+            if (data)
+                tcb_event(c, SK_EV_WRITABLE);
+        }
+        c->snd_una = g->ack;
+        if (seq_lt(c->snd_nxt, c->snd_una))
+            c->snd_nxt = c->snd_una;
+        /* RFC 6298 section 3 (Karn): time only segments never retransmitted. */
+        if (c->rtt_timing && seq_geq(g->ack, c->rtt_seq)) {
+            c->rtt_timing = false;
+            tcp_rtt_sample(c, s->now - c->rtt_start);
+        }
+        c->backoff = 0;
+        /* RFC 5681 3.1: slow start below ssthresh, then about one SMSS per RTT. */
+        if (c->cwnd < c->ssthresh)
+            c->cwnd += min_u32(acked, c->mss);
+        else
+            c->cwnd += max_u32(1, (uint32_t)((uint64_t)c->mss * c->mss / c->cwnd));
+        /* RFC 6298 5.2 and 5.3: stop the timer when all is acknowledged,
+         * else restart it. */
+        if (!c->persist) {
+            c->rtx_deadline = 0;
+            if (c->snd_una != c->snd_max)
+                tcp_rtx_arm(c);
+            else
+                tcb_timer_update(c);
+        }
+        tcb_want_output(c);
+    }
+    /* RFC 9293 3.10.7.4 fifth: the send window, taken only from the newest
+     * segment (SND.WL1, SND.WL2). */
+    if (seq_lt(c->snd_wl1, g->seq) || (c->snd_wl1 == g->seq && seq_leq(c->snd_wl2, g->ack))) {
+        bool opened = g->wnd > c->snd_wnd;
+        c->snd_wnd = g->wnd;
+        c->snd_wl1 = g->seq;
+        c->snd_wl2 = g->ack;
+        c->max_snd_wnd = max_u32(c->max_snd_wnd, g->wnd);
+        if (c->persist && c->snd_wnd) {
+            /* The window opened: stop probing, resume at once (3.8.6.1). */
+            c->persist = false;
+            c->backoff = 0;
+            c->rtx_deadline = 0;
+            if (c->snd_una != c->snd_max)
+                tcp_rtx_arm(c);
+            else
+                tcb_timer_update(c);
+        }
+        if (opened)
+            tcb_want_output(c);
+    }
+    if (c->persist)
+        c->probes_unanswered = 0;
+}
+
+/* ---- 3.10.7.1: no TCB ---- */
+
+static void closed_input(struct sk_stack *s, const struct tcp_seg *g)
+{
+    s->ctr.drop_tcp_no_conn++;
+    if (g->flags & TCP_RST) /* never answer a RST (3.10.7.1) */
+        return;
+    tcp_reply_rst(s, g);
+}
+
+/* ---- 3.10.7.2: LISTEN ---- */
+
+static struct sk_tcb *oldest_half_open(struct sk_tcb *l)
+{
+    return list_empty(&l->synq) ? NULL : container_of(l->synq.next, struct sk_tcb, q_link);
+}
+
+static void listen_input(struct sk_tcb *l, const struct tcp_seg *g)
+{
+    struct sk_stack *s = l->stack;
+    if (g->flags & TCP_RST) /* first: ignore a RST */
+        return;
+    if (g->flags & TCP_ACK) { /* second: an ACK here is stale, <SEQ=SEG.ACK><CTL=RST> */
+        s->ctr.drop_tcp_no_conn++;
+        tcp_reply_rst(s, g);
+        return;
+    }
+    if (!(g->flags & TCP_SYN)) { /* fourth: anything else is dropped */
+        s->ctr.drop_tcp_no_conn++;
+        return;
+    }
+    /* third: a SYN. */
+    if (l->acceptq_len >= l->backlog) {
+        s->ctr.drop_tcp_listen_overflow++;
+        return;
+    }
+    /* A full half-open queue (or stack) makes room by evicting its oldest
+     * entry, so a flood of spoofed SYNs cannot lock a real client out
+     * (RFC 4987 section 3.4, "random/oldest drop"). */
+    struct sk_tcb *victim = oldest_half_open(l);
+    if (victim && (l->synq_len >= l->backlog || s->tcp.ntcbs >= s->cfg.tcp_max_conns)) {
+        s->ctr.tcp_syn_evictions++;
+        tcb_free(victim);
+    }
+    struct sk_tcb *c = tcb_new(s, g->daddr, g->dport, g->saddr, g->sport);
+    if (!c) {
+        s->ctr.tcp_conns_limit++;
+        return;
+    }
+    c->state = SK_LISTEN; /* a child starts as its listener's copy (RFC 9293 3.10.7.2) */
+    c->parent = l;
+    c->passive = true;
+    list_add_tail(&l->synq, &c->q_link);
+    l->synq_len++;
+    c->irs = g->seq;
+    c->rcv_nxt = g->seq + 1;
+    c->iss = tcp_isn(s, c->laddr, c->lport, c->raddr, c->rport);
+    c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+    c->snd_wnd = g->wnd;
+    c->max_snd_wnd = g->wnd;
+    c->snd_wl1 = g->seq;
+    take_peer_mss(c, g);
+    tcb_hash_insert(c);
+    tcp_set_state(c, SK_SYN_RECEIVED);
+    s->ctr.tcp_passive_opens++;
+    /* Data and FIN on the SYN are neither acknowledged nor delivered: the
+     * peer sends them again after the handshake. */
+    tcb_want_output(c); /* the SYN-ACK */
+}
+
+/* ---- 3.10.7.3: SYN_SENT ---- */
+
+static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g);
+
+static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
+{
+    struct sk_stack *s = c->stack;
+    bool ack_ok = false;
+    if (g->flags & TCP_ACK) { /* first */
+        if (seq_leq(g->ack, c->iss) || seq_gt(g->ack, c->snd_max)) {
+            if (!(g->flags & TCP_RST))
+                tcp_reply_rst(s, g);
+            s->ctr.drop_tcp_unacceptable++;
+            return;
+        }
+        ack_ok = true;
+    }
+    if (g->flags & TCP_RST) { /* second: refused, if it answers our SYN */
+        if (ack_ok) {
+            s->ctr.tcp_rst_received++;
+            s->ctr.tcp_failed_opens++;
+            tcb_close(c, SK_ECONNREFUSED);
+        }
+        return;
+    }
+    if (!(g->flags & TCP_SYN)) /* fifth: neither SYN nor RST */
+        return;
+    /* fourth: SYN */
+    c->irs = g->seq;
+    c->rcv_nxt = g->seq + 1;
+    c->rcv_wnd = tcp_rcv_window(c);
+    take_peer_mss(c, g);
+    c->snd_wnd = g->wnd;
+    c->max_snd_wnd = g->wnd;
+    c->snd_wl1 = g->seq;
+    c->snd_wl2 = g->ack;
+    if (ack_ok) {
+        c->snd_una = g->ack;
+        if (c->rtt_timing) {
+            c->rtt_timing = false;
+            tcp_rtt_sample(c, s->now - c->rtt_start);
+        }
+        c->rtx_deadline = 0;
+        tcb_timer_update(c);
+        establish(c);
+        tcb_event(c, SK_EV_CONNECTED | SK_EV_WRITABLE);
+        owe_ack(c);
+        /* Data or FIN in the SYN-ACK go on from step 6. */
+        g->seq += 1;
+        g->flags &= (uint8_t)~TCP_SYN;
+        other_text_and_fin(c, g);
+        return;
+    }
+    /* Simultaneous open: SYN_RECEIVED, and our SYN goes again with an ACK. */
+    tcp_set_state(c, SK_SYN_RECEIVED);
+    c->snd_nxt = c->iss;
+    tcb_want_output(c);
+}
+
+/* ---- 3.10.7.4: the synchronized states ---- */
+
+static bool challenge_allowed(struct sk_stack *s)
+{
+    struct tcp_table *t = &s->tcp;
+    if (s->now - t->challenge_refill >= 1000000) {
+        t->challenge_tokens = TCP_CHALLENGE_PER_SEC;
+        t->challenge_refill = s->now;
+    }
+    if (!t->challenge_tokens)
+        return false;
+    t->challenge_tokens--;
+    return true;
+}
+
+void tcp_challenge_ack(struct sk_tcb *c)
+{
+    struct sk_stack *s = c->stack;
+    /* RFC 5961 section 7: a rate limit keeps challenge ACKs from being a
+     * side channel or an amplifier. */
+    if (!challenge_allowed(s)) {
+        s->ctr.tcp_challenge_limited++;
+        return;
+    }
+    s->ctr.tcp_challenge_acks++;
+    owe_ack(c);
+}
+
+/* First: is the segment acceptable?  The four cases of RFC 9293 3.10.7.4. */
+static bool acceptable(const struct sk_tcb *c, const struct tcp_seg *g)
+{
+    uint32_t sl = seg_len(g), wnd = c->rcv_wnd;
+    uint32_t lo = c->rcv_nxt, hi = c->rcv_nxt + wnd;
+    if (sl == 0)
+        return wnd == 0 ? g->seq == lo : seq_in(g->seq, lo, hi);
+    if (wnd == 0)
+        return false;
+    return seq_in(g->seq, lo, hi) || seq_in(g->seq + sl - 1, lo, hi);
+}
+
+/* Cuts what lies before RCV.NXT or past the window; keeps the FIN only if
+ * it is inside. */
+static void trim(const struct sk_tcb *c, struct tcp_seg *g)
+{
+    if (seq_lt(g->seq, c->rcv_nxt)) {
+        uint32_t skip = c->rcv_nxt - g->seq;
+        if (skip >= g->len) {
+            /* All data is old; a FIN at seq+len is old too if before rcv_nxt. */
+            if ((g->flags & TCP_FIN) && seq_lt(g->seq + g->len, c->rcv_nxt))
+                g->flags &= (uint8_t)~TCP_FIN;
+            g->seq += g->len;
+            g->data += g->len;
+            g->len = 0;
+        } else {
+            g->seq += skip;
+            g->data += skip;
+            g->len -= skip;
+        }
+    }
+    uint32_t end = c->rcv_nxt + c->rcv_wnd;
+    if (seq_gt(g->seq + g->len, end)) {
+        g->len = seq_gt(end, g->seq) ? end - g->seq : 0;
+        g->flags &= (uint8_t)~TCP_FIN; /* the FIN lay beyond the cut */
+    }
+}
+
+/* Steps 6 to 8. */
+static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g)
+{
+    struct sk_stack *s = c->stack;
+    bool receiving = c->state == SK_ESTABLISHED || c->state == SK_FIN_WAIT_1 ||
+                     c->state == SK_FIN_WAIT_2;
+    /* Sixth: URG.  We read the pointer; the data is delivered in line and
+     * urgent mode is not offered to apps (RFC 6093 advises against it). */
+    if ((g->flags & TCP_URG) && receiving && seq_gt(g->seq + g->urp, c->rcv_up))
+        c->rcv_up = g->seq + g->urp;
+    /* Seventh: text. */
+    if (g->len && receiving) {
+        if (!c->app_owned && !c->parent) {
+            /* RFC 1122 4.2.2.13: data after the app closed cannot be
+             * delivered; a RST says so. */
+            tcp_send_rst(s, c->laddr, c->lport, c->raddr, c->rport, c->snd_nxt, 0, TCP_RST);
+            tcb_close(c, SK_ECONNABORTED);
+            return;
+        }
+        process_text(c, g->seq, g->data, g->len);
+    }
+    /* Eighth: FIN, once every byte before it is in. */
+    if (g->flags & TCP_FIN) {
+        uint32_t fin_seq = g->seq + g->len;
+        if (c->state == SK_TIME_WAIT) {
+            /* A retransmitted FIN: ACK it and restart the 2*MSL wait. */
+            owe_ack(c);
+            c->tw_deadline = s->now + 2000ULL * s->cfg.tcp_msl_ms;
+            tcb_timer_update(c);
+        } else if (c->fin_received) {
+            owe_ack(c);
+        } else if (fin_seq == c->rcv_nxt) {
+            process_fin(c);
+        } else if (seq_gt(fin_seq, c->rcv_nxt)) {
+            c->ooo_fin = true;
+            c->ooo_fin_seq = fin_seq;
+        }
+    }
+}
+
+static void other_input(struct sk_tcb *c, struct tcp_seg *g)
+{
+    struct sk_stack *s = c->stack;
+
+    /* A duplicate of the SYN that made this child means our SYN-ACK was
+     * lost: send it again (this SYN falls before the window, so the
+     * sequence check would only ACK it). */
+    if (c->state == SK_SYN_RECEIVED && (g->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+        g->seq == c->irs) {
+        c->snd_nxt = c->iss;
+        tcb_want_output(c);
+        return;
+    }
+
+    /* First: sequence number. */
+    bool ok = acceptable(c, g);
+    if (!ok && c->rcv_wnd == 0 && g->seq == c->rcv_nxt && seg_len(g) > 0) {
+        /* A zero window still takes valid ACKs, URGs and RSTs; the text is
+         * dropped and the ACK we send repeats the window. */
+        ok = true;
+        g->len = 0;
+        g->flags &= (uint8_t)~TCP_FIN;
+        owe_ack(c);
+    }
+    if (!ok) {
+        s->ctr.drop_tcp_unacceptable++;
+        if (!(g->flags & TCP_RST)) {
+            owe_ack(c);
+            if (c->state == SK_TIME_WAIT && (g->flags & TCP_FIN)) {
+                c->tw_deadline = s->now + 2000ULL * s->cfg.tcp_msl_ms;
+                tcb_timer_update(c);
+            }
+        }
+        return;
+    }
+    uint32_t had_data = g->len;
+    trim(c, g);
+    if (had_data && !g->len && !(g->flags & (TCP_SYN | TCP_RST)))
+        s->ctr.tcp_dup_segments++;
+
+    /* Second: RST.  RFC 5961 section 3.2: only an exact match resets; any
+     * other RST inside the window gets a challenge ACK. */
+    if (g->flags & TCP_RST) {
+        if (g->seq == c->rcv_nxt)
+            reset_by_peer(c);
+        else
+            tcp_challenge_ack(c);
+        return;
+    }
+
+    /* Third: security and precedence - nothing to check (RFC 9293 3.10.7.4
+     * keeps only the security compartment, which we do not implement). */
+
+    /* Fourth: SYN.  RFC 5961 section 4.2: in any synchronized state, a SYN
+     * is answered with a challenge ACK and dropped. */
+    if (g->flags & TCP_SYN) {
+        tcp_challenge_ack(c);
+        return;
+    }
+
+    /* Fifth: ACK. */
+    if (!(g->flags & TCP_ACK)) {
+        if (had_data)
+            owe_ack(c);
+        return;
+    }
+    /* RFC 5961 section 5.2: an ACK of data never sent, or older than the
+     * largest window ever offered, is answered with an ACK and dropped. */
+    if (seq_gt(g->ack, c->snd_max)) {
+        s->ctr.drop_tcp_ack_unsent++;
+        owe_ack(c);
+        return;
+    }
+    if (seq_lt(g->ack, c->snd_una - c->max_snd_wnd)) {
+        s->ctr.drop_tcp_old_ack++;
+        owe_ack(c);
+        return;
+    }
+    if (c->state == SK_SYN_RECEIVED) {
+        if (!seq_gt(g->ack, c->snd_una)) {
+            /* Not an ACK of our SYN: <SEQ=SEG.ACK><CTL=RST>. */
+            tcp_reply_rst(s, g);
+            return;
+        }
+        struct sk_tcb *l = c->parent;
+        if (l && l->acceptq_len >= l->backlog) {
+            /* No room to accept: ignore the ACK as Linux does; the SYN-ACK
+             * retransmission brings it back when room may have been made. */
+            s->ctr.drop_tcp_listen_overflow++;
+            return;
+        }
+        c->snd_wnd = g->wnd;
+        c->max_snd_wnd = max_u32(c->max_snd_wnd, g->wnd);
+        c->snd_wl1 = g->seq;
+        c->snd_wl2 = g->ack;
+        if (l) {
+            list_del(&c->q_link);
+            l->synq_len--;
+            list_add_tail(&l->acceptq, &c->q_link);
+            l->acceptq_len++;
+            c->in_acceptq = true;
+            tcb_event(l, SK_EV_ACCEPT);
+        } else {
+            tcb_event(c, SK_EV_CONNECTED | SK_EV_WRITABLE);
+        }
+        process_ack(c, g);
+        establish(c);
+    } else {
+        process_ack(c, g);
+    }
+    switch (c->state) {
+    case SK_FIN_WAIT_1:
+        if (our_fin_acked(c)) {
+            tcp_set_state(c, SK_FIN_WAIT_2);
+            tcb_orphan_timeout(c);
+        }
+        break;
+    case SK_CLOSING:
+        if (our_fin_acked(c))
+            enter_time_wait(c);
+        break;
+    case SK_LAST_ACK:
+        if (our_fin_acked(c)) {
+            tcb_close(c, 0);
+            return;
+        }
+        break;
+    default: break;
+    }
+
+    other_text_and_fin(c, g);
+}
+
+void tcp_input(struct sk_stack *s, const struct ipv4_hdr *ih, const uint8_t *p, size_t len)
+{
+    struct tcp_seg g;
+    s->ctr.tcp_in++;
+    switch (tcp_parse(p, len, ih->src, ih->dst, &g)) {
+    case TCP_PARSE_OK: break;
+    case TCP_PARSE_TRUNCATED: s->ctr.drop_tcp_truncated++; return;
+    case TCP_PARSE_CHECKSUM: s->ctr.drop_tcp_checksum++; return;
+    case TCP_PARSE_OPTIONS: s->ctr.drop_tcp_options++; return;
+    }
+    /* SYN with RST or FIN means nothing sane; port 0 is reserved. */
+    if ((g.flags & TCP_SYN) && (g.flags & (TCP_RST | TCP_FIN))) {
+        s->ctr.drop_tcp_bad_flags++;
+        return;
+    }
+    if (!g.sport || !g.dport) {
+        s->ctr.drop_tcp_bad_port++;
+        return;
+    }
+    describe(s, &g);
+    struct sk_tcb *c = tcb_lookup(s, g.daddr, g.dport, g.saddr, g.sport);
+    if (c && c->state == SK_TIME_WAIT && (g.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
+        seq_gt(g.seq, c->rcv_nxt) && tcb_listener(s, g.dport)) {
+        /* RFC 1122 4.2.2.13: a new SYN above the old sequence space may
+         * reopen a connection in TIME_WAIT. */
+        tcb_close(c, 0);
+        c = NULL;
+    }
+    if (!c) {
+        struct sk_tcb *l = tcb_listener(s, g.dport);
+        if (l)
+            listen_input(l, &g);
+        else
+            closed_input(s, &g);
+        return;
+    }
+    if (c->state == SK_SYN_SENT)
+        syn_sent_input(c, &g);
+    else
+        other_input(c, &g);
+}

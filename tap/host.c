@@ -1,0 +1,399 @@
+/* host.c - option parsing, bring-up and the event loop shared by apps.
+ *
+ * The loop: ppoll-free poll() on the TAP, a signalfd and the app's fds,
+ * with its timeout from the core's next deadline.  Frames are read until
+ * EAGAIN (bounded per round), fed to the core, then timers run, events go
+ * to the app, and one sk_flush sends what the batch produced. */
+#include "host.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { OPT_TAP = HOST_OPT_BASE, OPT_ADDR, OPT_HOST_ADDR, OPT_MTU };
+
+const struct option host_long_opts[] = {
+    {"tap", required_argument, NULL, OPT_TAP},
+    {"addr", required_argument, NULL, OPT_ADDR},
+    {"host-addr", required_argument, NULL, OPT_HOST_ADDR},
+    {"mtu", required_argument, NULL, OPT_MTU},
+    {NULL, 0, NULL, 0},
+};
+
+const char host_opts_help[] =
+    "Stack options:\n"
+    "  --tap NAME         TAP device to create or attach to (default tap0)\n"
+    "  --addr A/P         the stack's IPv4 address and prefix (default 10.0.0.2/24)\n"
+    "  --host-addr H/P    the host side's address on the TAP (default 10.0.0.1/24)\n"
+    "  --mtu N            MTU of the link, 576..9000 (default 1500)\n"
+    "  -v                 verbose: connections, and counters at exit\n";
+
+void host_opts_init(struct host_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->tap = "tap0";
+    o->addr = 0x0a000002;
+    o->host_addr = 0x0a000001;
+    o->prefix = o->host_prefix = 24;
+    o->mtu = 1500;
+}
+
+int parse_ipv4(const char *s, uint32_t *addr)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1)
+        return -1;
+    *addr = ntohl(a.s_addr);
+    return 0;
+}
+
+int parse_cidr(const char *s, uint32_t *addr, uint8_t *prefix)
+{
+    char buf[32];
+    if (strlen(s) >= sizeof(buf))
+        return -1;
+    strcpy(buf, s);
+    char *slash = strchr(buf, '/');
+    if (slash) {
+        *slash = '\0';
+        char *end;
+        errno = 0;
+        long p = strtol(slash + 1, &end, 10);
+        if (errno || end == slash + 1 || *end || p < 1 || p > 30)
+            return -1;
+        *prefix = (uint8_t)p;
+    }
+    return parse_ipv4(buf, addr);
+}
+
+const char *ip_str(uint32_t addr, char buf[16])
+{
+    struct in_addr a = {htonl(addr)};
+    inet_ntop(AF_INET, &a, buf, 16);
+    return buf;
+}
+
+int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *prog)
+{
+    switch (id) {
+    case OPT_TAP: o->tap = arg; return 1;
+    case OPT_ADDR:
+    case OPT_HOST_ADDR: {
+        bool host = id == OPT_HOST_ADDR;
+        if (parse_cidr(arg, host ? &o->host_addr : &o->addr, host ? &o->host_prefix : &o->prefix) <
+            0) {
+            fprintf(stderr, "%s: bad %s '%s': expected an IPv4 address and prefix, like %s\n",
+                    prog, host ? "--host-addr" : "--addr", arg, host ? "10.0.0.1/24" : "10.0.0.2/24");
+            return -1;
+        }
+        return 1;
+    }
+    case OPT_MTU: {
+        char *end;
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (errno || *end || end == arg || v < 576 || v > 9000) {
+            fprintf(stderr, "%s: bad --mtu '%s': expected a number from 576 to 9000\n", prog, arg);
+            return -1;
+        }
+        o->mtu = (uint16_t)v;
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+uint64_t host_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void random_bytes(void *ctx, void *buf, size_t len)
+{
+    (void)ctx;
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            /* getrandom cannot fail on Linux >= 3.17 once seeded; never
+             * fall back to a weak source for ISN secrets. */
+            perror("getrandom");
+            abort();
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+static void tap_output(void *ctx, const uint8_t *frame, size_t len)
+{
+    struct host *h = ctx;
+    ssize_t n = write(h->tap.fd, frame, len);
+    if (n == (ssize_t)len)
+        return;
+    h->tx_errors++;
+    if (n < 0 && (errno == EBADFD || errno == EIO || errno == ENODEV || errno == ENXIO)) {
+        if (!h->tap_gone)
+            fprintf(stderr, "%s: TAP '%s' went away (%s)\n", h->prog, h->tap.name, strerror(errno));
+        h->tap_gone = true;
+        host_stop(h, 1);
+    }
+}
+
+static int check_addresses(const struct host_opts *o, const char *prog)
+{
+    char a[16], b[16];
+    uint32_t mask = 0xffffffffu << (32 - o->prefix);
+    if (o->addr == o->host_addr) {
+        fprintf(stderr, "%s: the stack and the host side cannot share the address %s: give each its own\n",
+                prog, ip_str(o->addr, a));
+        return -1;
+    }
+    if (o->prefix != o->host_prefix || (o->addr & mask) != (o->host_addr & mask)) {
+        fprintf(stderr, "%s: the stack (%s/%u) and the host side (%s/%u) must be on one subnet\n",
+                prog, ip_str(o->addr, a), o->prefix, ip_str(o->host_addr, b), o->host_prefix);
+        return -1;
+    }
+    uint32_t hostpart = o->addr & ~mask, hhost = o->host_addr & ~mask;
+    if (hostpart == 0 || hostpart == ~mask || hhost == 0 || hhost == ~mask) {
+        fprintf(stderr, "%s: %s/%u or %s/%u is the network or broadcast address of its subnet\n",
+                prog, ip_str(o->addr, a), o->prefix, ip_str(o->host_addr, b), o->prefix);
+        return -1;
+    }
+    return 0;
+}
+
+int host_up(struct host *h, const struct host_opts *o, const char *prog)
+{
+    char err[512];
+    memset(h, 0, sizeof(*h));
+    h->opts = *o;
+    h->prog = prog;
+    h->sigfd = -1;
+    h->tap.fd = -1;
+    h->app_deadline = UINT64_MAX;
+    if (check_addresses(o, prog) < 0)
+        return -1;
+    if (tap_open(&h->tap, o->tap, err, sizeof(err)) < 0 ||
+        tap_configure(&h->tap, o->host_addr, o->host_prefix, o->mtu, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        tap_close(&h->tap);
+        return -1;
+    }
+    /* Signals arrive as readable data in the loop, never interrupting it. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    h->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    struct sk_config cfg = {0};
+    random_bytes(NULL, cfg.mac, 6);
+    cfg.mac[0] = (uint8_t)((cfg.mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
+    cfg.addr = o->addr;
+    cfg.prefix_len = o->prefix;
+    cfg.mtu = o->mtu;
+    cfg.output = tap_output;
+    cfg.output_ctx = h;
+    cfg.random = random_bytes;
+    int e;
+    h->stack = sk_stack_new(&cfg, host_now(), &e);
+    if (!h->stack) {
+        fprintf(stderr, "%s: cannot create the stack: %s\n", prog, sk_strerror(e));
+        host_down(h);
+        return -1;
+    }
+    if (h->tap_gone) {
+        host_down(h);
+        return -1;
+    }
+    if (o->verbose) {
+        char a[16], b[16];
+        fprintf(stderr, "%s: stack %s/%u on %s (%s), host side %s, MTU %u\n", prog,
+                ip_str(o->addr, a), o->prefix, h->tap.name,
+                h->tap.created ? "created" : "persistent", ip_str(o->host_addr, b), o->mtu);
+    }
+    return 0;
+}
+
+int host_watch(struct host *h, int fd, short events, host_fd_cb cb, void *ctx)
+{
+    if (h->nwatch == HOST_MAX_WATCH)
+        return -1;
+    h->watch[h->nwatch].fd = fd;
+    h->watch[h->nwatch].events = events;
+    h->watch[h->nwatch].cb = cb;
+    h->watch[h->nwatch].ctx = ctx;
+    h->nwatch++;
+    return 0;
+}
+
+void host_watch_events(struct host *h, int fd, short events)
+{
+    for (int i = 0; i < h->nwatch; i++)
+        if (h->watch[i].fd == fd)
+            h->watch[i].events = events;
+}
+
+void host_unwatch(struct host *h, int fd)
+{
+    for (int i = 0; i < h->nwatch; i++)
+        if (h->watch[i].fd == fd) {
+            h->watch[i] = h->watch[--h->nwatch];
+            return;
+        }
+}
+
+void host_stop(struct host *h, int code)
+{
+    if (!h->stop || code > h->exit_code)
+        h->exit_code = code;
+    h->stop = true;
+}
+
+void host_print_counters(struct host *h)
+{
+    const struct sk_counters *c = sk_counters(h->stack);
+    fprintf(stderr, "%s: counters (non-zero):\n", h->prog);
+#define PRINT_COUNTER(name, desc)                                                                  \
+    if (c->name)                                                                                   \
+        fprintf(stderr, "    %llu %s\n", (unsigned long long)c->name, desc);
+    SK_COUNTERS(PRINT_COUNTER)
+#undef PRINT_COUNTER
+    if (h->tx_errors)
+        fprintf(stderr, "    %llu frames not written to the TAP\n", (unsigned long long)h->tx_errors);
+}
+
+static void read_tap(struct host *h)
+{
+    static uint8_t buf[65536];
+    /* Read until EAGAIN, bounded so the app's fds get their turn. */
+    for (int i = 0; i < 256; i++) {
+        ssize_t n = read(h->tap.fd, buf, sizeof(buf));
+        if (n > 0) {
+            sk_input(h->stack, buf, (size_t)n, host_now());
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        fprintf(stderr, "%s: TAP '%s' went away (%s)\n", h->prog, h->tap.name,
+                n == 0 ? "end of file" : strerror(errno));
+        h->tap_gone = true;
+        host_stop(h, 1);
+        return;
+    }
+}
+
+static void read_signals(struct host *h)
+{
+    struct signalfd_siginfo si;
+    while (read(h->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (h->on_signal) {
+            h->on_signal(h, (int)si.ssi_signo);
+            continue;
+        }
+        if (si.ssi_signo == SIGUSR1)
+            host_print_counters(h);
+        else
+            host_stop(h, 0);
+    }
+}
+
+static void dispatch_events(struct host *h)
+{
+    struct sk_event ev[64];
+    size_t n;
+    /* Bounded: an app that keeps causing events yields after a few rounds. */
+    for (int round = 0; round < 16 && (n = sk_poll(h->stack, ev, 64)) > 0; round++)
+        for (size_t i = 0; i < n; i++)
+            if (h->on_event)
+                h->on_event(h, ev[i].conn, ev[i].events);
+}
+
+int host_run(struct host *h)
+{
+    struct pollfd pfd[HOST_MAX_WATCH + 2];
+    /* Whatever the app did before the loop (listen, connect) goes out now. */
+    sk_flush(h->stack, host_now());
+    while (!h->stop) {
+        uint64_t now = host_now();
+        uint64_t deadline = sk_next_deadline(h->stack);
+        if (h->app_deadline < deadline)
+            deadline = h->app_deadline;
+        int timeout = -1;
+        if (deadline != UINT64_MAX)
+            timeout = deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
+        if (timeout > 60000)
+            timeout = 60000;
+        pfd[0] = (struct pollfd){.fd = h->tap.fd, .events = POLLIN};
+        pfd[1] = (struct pollfd){.fd = h->sigfd, .events = POLLIN};
+        int nw = h->nwatch;
+        for (int i = 0; i < nw; i++)
+            pfd[2 + i] = (struct pollfd){.fd = h->watch[i].fd, .events = h->watch[i].events};
+        int r = poll(pfd, (nfds_t)(2 + nw), timeout);
+        if (r < 0 && errno != EINTR) {
+            fprintf(stderr, "%s: poll: %s\n", h->prog, strerror(errno));
+            host_stop(h, 1);
+            break;
+        }
+        if (r > 0 && (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL))) {
+            /* The TAP was deleted under us. */
+            fprintf(stderr, "%s: TAP '%s' went away\n", h->prog, h->tap.name);
+            h->tap_gone = true;
+            host_stop(h, 1);
+            break;
+        }
+        if (r > 0 && (pfd[0].revents & POLLIN))
+            read_tap(h);
+        if (r > 0 && (pfd[1].revents & POLLIN))
+            read_signals(h);
+        now = host_now();
+        sk_timers(h->stack, now);
+        dispatch_events(h);
+        /* App fds: the watch list may change in callbacks, so match by fd. */
+        for (int i = 0; r > 0 && i < nw && !h->stop; i++) {
+            short rev = pfd[2 + i].revents;
+            if (!rev)
+                continue;
+            for (int j = 0; j < h->nwatch; j++)
+                if (h->watch[j].fd == pfd[2 + i].fd) {
+                    h->watch[j].cb(h, h->watch[j].ctx, h->watch[j].fd, rev);
+                    break;
+                }
+        }
+        if (h->on_tick && h->app_deadline <= now)
+            h->on_tick(h, now);
+        dispatch_events(h);
+        sk_flush(h->stack, host_now());
+    }
+    /* A last flush so a final FIN or RST leaves. */
+    if (!h->tap_gone)
+        sk_flush(h->stack, host_now());
+    return h->exit_code;
+}
+
+void host_down(struct host *h)
+{
+    if (h->stack)
+        sk_stack_free(h->stack);
+    h->stack = NULL;
+    if (h->sigfd >= 0)
+        close(h->sigfd);
+    h->sigfd = -1;
+    tap_close(&h->tap);
+}

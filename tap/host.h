@@ -1,0 +1,79 @@
+/* host.h - what every app shares: the stack options, bringing up the TAP
+ * and the stack, and the single-threaded event loop. */
+#ifndef TAP_HOST_H
+#define TAP_HOST_H
+
+#include <getopt.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "synack.h"
+#include "tap.h"
+
+struct host_opts {
+    const char *tap;
+    uint32_t addr, host_addr; /* host byte order */
+    uint8_t prefix, host_prefix;
+    uint16_t mtu;
+    int verbose;
+};
+
+/* The long options every app takes; their ids start at HOST_OPT_BASE. */
+#define HOST_OPT_BASE 1000
+extern const struct option host_long_opts[];
+extern const char host_opts_help[];
+void host_opts_init(struct host_opts *o);
+/* Handles a shared option id; 1 if it was one, 0 if not, -1 on a bad value
+ * (the message is printed). */
+int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *prog);
+/* Parses "A.B.C.D/P" (P 1..30) or "A.B.C.D" (prefix unchanged). */
+int parse_cidr(const char *s, uint32_t *addr, uint8_t *prefix);
+int parse_ipv4(const char *s, uint32_t *addr);
+const char *ip_str(uint32_t addr, char buf[16]);
+
+#define HOST_MAX_WATCH 64
+
+struct host;
+typedef void (*host_fd_cb)(struct host *h, void *ctx, int fd, short revents);
+
+struct host {
+    struct host_opts opts;
+    struct tap_dev tap;
+    sk_stack *stack;
+    const char *prog;
+    int sigfd;
+    bool stop;
+    int exit_code;
+    bool tap_gone;
+    uint64_t tx_errors;
+    /* The app: its events, and an optional deadline of its own. */
+    void (*on_event)(struct host *h, sk_conn *c, unsigned events);
+    void (*on_tick)(struct host *h, uint64_t now);
+    void (*on_signal)(struct host *h, int sig);
+    uint64_t app_deadline;
+    void *app;
+    struct {
+        int fd;
+        short events;
+        host_fd_cb cb;
+        void *ctx;
+    } watch[HOST_MAX_WATCH];
+    int nwatch;
+};
+
+uint64_t host_now(void);
+/* Opens the TAP, configures its host side, creates the stack.  Prints a
+ * message and returns -1 on failure. */
+int host_up(struct host *h, const struct host_opts *o, const char *prog);
+/* Runs until host_stop or a signal; returns the exit code. */
+int host_run(struct host *h);
+void host_stop(struct host *h, int code);
+void host_down(struct host *h);
+int host_watch(struct host *h, int fd, short events, host_fd_cb cb, void *ctx);
+void host_watch_events(struct host *h, int fd, short events);
+void host_unwatch(struct host *h, int fd);
+/* The stack's counters, as `netstat -s` prints, to stderr. */
+void host_print_counters(struct host *h);
+
+#endif
