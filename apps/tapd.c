@@ -261,7 +261,7 @@ int main(int argc, char **argv)
     int code = host_run(&h);
     if (d.verbose) {
         fprintf(stderr, "tapd: served %llu connections\n", (unsigned long long)d.served);
-        host_print_counters(&h);
+        host_print_counters(&h), host_print_conns(&h);
     }
     host_down(&h);
     return code;

@@ -408,7 +408,7 @@ int main(int argc, char **argv)
     if (code == 0)
         code = nc.status;
     if (ho.verbose)
-        host_print_counters(&h);
+        host_print_counters(&h), host_print_conns(&h);
     host_down(&h);
     if (fl >= 0)
         fcntl(STDIN_FILENO, F_SETFL, fl);

@@ -8,22 +8,43 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pcap/pcap.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-enum { OPT_TAP = HOST_OPT_BASE, OPT_ADDR, OPT_HOST_ADDR, OPT_MTU };
+enum {
+    OPT_TAP = HOST_OPT_BASE,
+    OPT_ADDR,
+    OPT_HOST_ADDR,
+    OPT_MTU,
+    OPT_TRACE,
+    OPT_STATES,
+    OPT_PCAP,
+    OPT_LADDER,
+    OPT_LADDER_SVG,
+};
+
+/* For gdb (docs/gdb/synack.py): the stack of this process.  The core has
+ * no globals; this one lives on the Linux side and only points. */
+sk_stack *synack_gdb_stack;
 
 const struct option host_long_opts[] = {
     {"tap", required_argument, NULL, OPT_TAP},
     {"addr", required_argument, NULL, OPT_ADDR},
     {"host-addr", required_argument, NULL, OPT_HOST_ADDR},
     {"mtu", required_argument, NULL, OPT_MTU},
+    {"trace", no_argument, NULL, OPT_TRACE},
+    {"states", no_argument, NULL, OPT_STATES},
+    {"pcap", required_argument, NULL, OPT_PCAP},
+    {"ladder", no_argument, NULL, OPT_LADDER},
+    {"ladder-svg", required_argument, NULL, OPT_LADDER_SVG},
     {NULL, 0, NULL, 0},
 };
 
@@ -33,7 +54,14 @@ const char host_opts_help[] =
     "  --addr A/P         the stack's IPv4 address and prefix (default 10.0.0.2/24)\n"
     "  --host-addr H/P    the host side's address on the TAP (default 10.0.0.1/24)\n"
     "  --mtu N            MTU of the link, 576..9000 (default 1500)\n"
-    "  -v                 verbose: connections, and counters at exit\n";
+    "  -v                 verbose: connections, and counters at exit\n"
+    "Seeing it work:\n"
+    "  --trace            print every frame in and out as tcpdump -nn does (stderr)\n"
+    "  --states           print every TCP state change and its cause (stderr)\n"
+    "  --pcap FILE        write every frame in and out to FILE (pcap, for tcpdump -r)\n"
+    "  --ladder           draw each connection's ladder diagram when it ends (stderr)\n"
+    "  --ladder-svg FILE  write the first connection's ladder diagram as SVG\n"
+    "  SIGUSR1            print counters and live connections (as -v does at exit)\n";
 
 void host_opts_init(struct host_opts *o)
 {
@@ -106,6 +134,11 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
         o->mtu = (uint16_t)v;
         return 1;
     }
+    case OPT_TRACE: o->trace = true; return 1;
+    case OPT_STATES: o->states = true; return 1;
+    case OPT_PCAP: o->pcap = arg; return 1;
+    case OPT_LADDER: o->ladder = true; return 1;
+    case OPT_LADDER_SVG: o->ladder_svg = arg; return 1;
     default: return 0;
     }
 }
@@ -149,6 +182,89 @@ static void tap_output(void *ctx, const uint8_t *frame, size_t len)
         h->tap_gone = true;
         host_stop(h, 1);
     }
+}
+
+static void observe_frame(void *ctx, enum sk_dir dir, const uint8_t *frame, size_t len,
+                          uint64_t now)
+{
+    struct host *h = ctx;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    if (h->trace) {
+        char line[1024], ts[32];
+        trace_format(h->trace, frame, len, line, sizeof(line));
+        trace_timestamp(ts, tv.tv_sec, tv.tv_usec);
+        /* Our mark, then the line as tcpdump prints it. */
+        fprintf(stderr, "%s %s %s\n", dir == SK_DIR_IN ? "rx" : "tx", ts, line);
+    }
+    if (h->pcap_dumper) {
+        struct pcap_pkthdr ph = {.ts = tv, .caplen = (bpf_u_int32)len, .len = (bpf_u_int32)len};
+        pcap_dump(h->pcap_dumper, &ph, frame);
+    }
+    if (h->ladder)
+        ladder_frame(h->ladder, frame, len, now);
+}
+
+static void observe_state(void *ctx, const struct sk_state_change *ch, uint64_t now)
+{
+    struct host *h = ctx;
+    (void)now;
+    if (h->opts.states) {
+        char a[16], b[16];
+        if (ch->rport)
+            fprintf(stderr, "%s:%u %s:%u %s -> %s", ip_str(ch->laddr, a), ch->lport,
+                    ip_str(ch->raddr, b), ch->rport, sk_state_name(ch->from),
+                    sk_state_name(ch->to));
+        else
+            fprintf(stderr, "%s:%u *:* %s -> %s", ip_str(ch->laddr, a), ch->lport,
+                    sk_state_name(ch->from), sk_state_name(ch->to));
+        fprintf(stderr, ch->cause[0] ? " (%s)\n" : "\n", ch->cause);
+    }
+    if (h->ladder && (ch->to == SK_CLOSED || ch->to == SK_TIME_WAIT))
+        ladder_conn_done(h->ladder, ch->laddr, ch->lport, ch->raddr, ch->rport);
+}
+
+static int observers_up(struct host *h, struct sk_config *cfg)
+{
+    const struct host_opts *o = &h->opts;
+    if (o->trace && !(h->trace = calloc(1, sizeof(*h->trace))))
+        return -1;
+    if (o->pcap) {
+        h->pcap = pcap_open_dead(DLT_EN10MB, 65535);
+        h->pcap_dumper = h->pcap ? pcap_dump_open(h->pcap, o->pcap) : NULL;
+        if (!h->pcap_dumper) {
+            fprintf(stderr, "%s: cannot write the pcap file %s: %s\n", h->prog, o->pcap,
+                    h->pcap ? pcap_geterr(h->pcap) : "out of memory");
+            return -1;
+        }
+    }
+    if (o->ladder || o->ladder_svg) {
+        if (!(h->ladder = malloc(sizeof(*h->ladder))))
+            return -1;
+        ladder_init(h->ladder, o->ladder ? stderr : NULL, o->ladder_svg);
+    }
+    if (h->trace || h->pcap_dumper || h->ladder)
+        cfg->on_frame = observe_frame;
+    if (o->states || h->ladder)
+        cfg->on_state = observe_state;
+    cfg->observer_ctx = h;
+    return 0;
+}
+
+static void observers_down(struct host *h)
+{
+    if (h->ladder) {
+        ladder_finish(h->ladder);
+        free(h->ladder);
+        h->ladder = NULL;
+    }
+    if (h->pcap_dumper)
+        pcap_dump_close(h->pcap_dumper);
+    if (h->pcap)
+        pcap_close(h->pcap);
+    h->pcap = h->pcap_dumper = NULL;
+    free(h->trace);
+    h->trace = NULL;
 }
 
 static int check_addresses(const struct host_opts *o, const char *prog)
@@ -211,6 +327,10 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     cfg.output = tap_output;
     cfg.output_ctx = h;
     cfg.random = random_bytes;
+    if (observers_up(h, &cfg) < 0) {
+        host_down(h);
+        return -1;
+    }
     int e;
     h->stack = sk_stack_new(&cfg, host_now(), &e);
     if (!h->stack) {
@@ -222,6 +342,7 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
         host_down(h);
         return -1;
     }
+    synack_gdb_stack = h->stack;
     if (o->verbose) {
         char a[16], b[16];
         fprintf(stderr, "%s: stack %s/%u on %s (%s), host side %s, MTU %u\n", prog,
@@ -279,6 +400,48 @@ void host_print_counters(struct host *h)
         fprintf(stderr, "    %llu frames not written to the TAP\n", (unsigned long long)h->tx_errors);
 }
 
+static const char *ss_state(int st)
+{
+    /* ss's abbreviations */
+    static const char *const n[SK_STATE_COUNT] = {
+        [SK_CLOSED] = "CLOSED",       [SK_LISTEN] = "LISTEN",     [SK_SYN_SENT] = "SYN-SENT",
+        [SK_SYN_RECEIVED] = "SYN-RECV", [SK_ESTABLISHED] = "ESTAB", [SK_FIN_WAIT_1] = "FIN-WAIT-1",
+        [SK_FIN_WAIT_2] = "FIN-WAIT-2", [SK_CLOSE_WAIT] = "CLOSE-WAIT", [SK_CLOSING] = "CLOSING",
+        [SK_LAST_ACK] = "LAST-ACK",   [SK_TIME_WAIT] = "TIME-WAIT",
+    };
+    return st >= 0 && st < SK_STATE_COUNT ? n[st] : "?";
+}
+
+static void print_conn(void *ctx, const sk_conn *c)
+{
+    (void)ctx;
+    struct sk_conn_info i;
+    sk_conn_info(c, &i);
+    char a[16], b[16], l[32], r[32];
+    snprintf(l, sizeof(l), "%s:%u", ip_str(i.laddr, a), i.lport);
+    if (i.rport)
+        snprintf(r, sizeof(r), "%s:%u", ip_str(i.raddr, b), i.rport);
+    else
+        snprintf(r, sizeof(r), "*:*");
+    fprintf(stderr, "%-11s %-7u %-7u %-21s %-21s\n", ss_state(i.state), i.recv_queued,
+            i.send_queued, l, r);
+    if (i.state == SK_LISTEN)
+        return;
+    fprintf(stderr,
+            "\t mss:%u rto:%.0f rtt:%.3f/%.3f cwnd:%u ssthresh:%u snd_una:%u snd_nxt:%u "
+            "snd_wnd:%u rcv_nxt:%u rcv_wnd:%u unacked:%u retrans:%u\n",
+            i.mss, i.rto_us / 1000.0, i.srtt_us / 1000.0, i.rttvar_us / 1000.0, i.cwnd,
+            i.ssthresh == UINT32_MAX ? 0 : i.ssthresh, i.snd_una - i.iss, i.snd_nxt - i.iss,
+            i.snd_wnd, i.rcv_nxt - i.irs, i.rcv_wnd, i.unacked, i.retransmits);
+}
+
+void host_print_conns(struct host *h)
+{
+    fprintf(stderr, "%-11s %-7s %-7s %-21s %-21s\n", "State", "Recv-Q", "Send-Q",
+            "Local Address:Port", "Peer Address:Port");
+    sk_foreach_conn(h->stack, print_conn, NULL);
+}
+
 static void read_tap(struct host *h)
 {
     static uint8_t buf[65536];
@@ -307,8 +470,10 @@ static void read_signals(struct host *h)
             h->on_signal(h, (int)si.ssi_signo);
             continue;
         }
-        if (si.ssi_signo == SIGUSR1)
+        if (si.ssi_signo == SIGUSR1) {
             host_print_counters(h);
+            host_print_conns(h);
+        }
         else
             host_stop(h, 0);
     }
@@ -380,6 +545,10 @@ int host_run(struct host *h)
             h->on_tick(h, now);
         dispatch_events(h);
         sk_flush(h->stack, host_now());
+        if (h->ladder)
+            ladder_flush(h->ladder);
+        if (h->pcap_dumper)
+            pcap_dump_flush(h->pcap_dumper);
     }
     /* A last flush so a final FIN or RST leaves. */
     if (!h->tap_gone)
@@ -392,6 +561,8 @@ void host_down(struct host *h)
     if (h->stack)
         sk_stack_free(h->stack);
     h->stack = NULL;
+    synack_gdb_stack = NULL;
+    observers_down(h);
     if (h->sigfd >= 0)
         close(h->sigfd);
     h->sigfd = -1;

@@ -8,8 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ladder.h"
 #include "synack.h"
 #include "tap.h"
+#include "trace.h"
 
 struct host_opts {
     const char *tap;
@@ -17,6 +19,12 @@ struct host_opts {
     uint8_t prefix, host_prefix;
     uint16_t mtu;
     int verbose;
+    /* Seeing it work (docs/handshake.md): */
+    bool trace;            /* --trace: tcpdump-format line per frame, on stderr */
+    bool states;           /* --states: every TCP state change, on stderr */
+    bool ladder;           /* --ladder: a ladder diagram per connection, on stderr */
+    const char *pcap;      /* --pcap FILE */
+    const char *ladder_svg; /* --ladder-svg FILE */
 };
 
 /* The long options every app takes; their ids start at HOST_OPT_BASE. */
@@ -60,6 +68,10 @@ struct host {
         void *ctx;
     } watch[HOST_MAX_WATCH];
     int nwatch;
+    /* Observers. */
+    struct trace_state *trace;
+    void *pcap, *pcap_dumper; /* pcap_t *, pcap_dumper_t * */
+    struct ladder *ladder;
 };
 
 uint64_t host_now(void);
@@ -73,7 +85,9 @@ void host_down(struct host *h);
 int host_watch(struct host *h, int fd, short events, host_fd_cb cb, void *ctx);
 void host_watch_events(struct host *h, int fd, short events);
 void host_unwatch(struct host *h, int fd);
-/* The stack's counters, as `netstat -s` prints, to stderr. */
+/* The stack's counters, in the manner of `netstat -s`, to stderr. */
 void host_print_counters(struct host *h);
+/* Live connections, in the manner of `ss -tni`, to stderr. */
+void host_print_conns(struct host *h);
 
 #endif

@@ -1,0 +1,55 @@
+/* ladder.h - ladder diagrams of TCP connections: the two endpoints as
+ * columns, one arrow per segment, in time order; as text or SVG. */
+#ifndef TAP_LADDER_H
+#define TAP_LADDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define LADDER_MAX_SEGS  512 /* per connection; later ones are counted, not drawn */
+#define LADDER_MAX_CONNS 64  /* followed at once; more are not drawn */
+
+struct ladder_seg {
+    uint64_t t_us;
+    bool right;   /* sent by the right column (else left to right) */
+    uint8_t flags;
+    uint32_t seq, ack; /* relative to each side's initial sequence number */
+    uint32_t len;
+    uint16_t win;
+};
+
+struct ladder_conn {
+    bool used, ending;
+    uint32_t addr[2]; /* [0] left column: the side that sent the first SYN */
+    uint16_t port[2];
+    uint32_t isn[2];
+    bool isn_known[2];
+    struct ladder_seg *segs;
+    size_t nsegs, dropped;
+};
+
+struct ladder {
+    struct ladder_conn conn[LADDER_MAX_CONNS];
+    FILE *text;          /* where text ladders go, or NULL */
+    const char *svg;     /* file for the SVG of the first connection, or NULL */
+    bool svg_written;
+};
+
+void ladder_init(struct ladder *l, FILE *text, const char *svg_path);
+/* Records a frame if it is a TCP segment. */
+void ladder_frame(struct ladder *l, const uint8_t *frame, size_t len, uint64_t now_us);
+/* A connection reached CLOSED or TIME_WAIT: draw it at the next ladder_flush. */
+void ladder_conn_done(struct ladder *l, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                      uint16_t rport);
+/* Draws finished connections (called once per loop round, after output). */
+void ladder_flush(struct ladder *l);
+/* Draws everything still open and frees all. */
+void ladder_finish(struct ladder *l);
+
+/* For tests: renders one connection. */
+void ladder_write_text(const struct ladder_conn *c, FILE *f);
+int ladder_write_svg(const struct ladder_conn *c, const char *path);
+
+#endif
