@@ -60,7 +60,10 @@ uint16_t csum_finish(uint32_t sum)
     return (uint16_t)~sum;
 }
 
-uint16_t csum(const void *data, size_t len) { return csum_finish(csum_partial(data, len, 0)); }
+uint16_t csum(const void *data, size_t len)
+{
+    return csum_finish(csum_partial(data, len, 0));
+}
 
 uint32_t csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
 {

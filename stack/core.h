@@ -17,9 +17,9 @@ struct sk_stack {
     struct sk_counters ctr;
     struct arp_table arp;
     struct tcp_table tcp;
-    uint8_t *tx;     /* one frame under construction */
+    uint8_t *tx;      /* one frame under construction */
     size_t frame_max; /* Ethernet header + MTU */
-    uint16_t ip_id;  /* RFC 791 identification, per stack */
+    uint16_t ip_id;   /* RFC 791 identification, per stack */
     /* ICMP error rate limit, a token bucket */
     uint32_t icmp_tokens;
     uint64_t icmp_refill;

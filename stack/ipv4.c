@@ -11,14 +11,12 @@
 
 enum ipv4_parse_err ipv4_parse(const uint8_t *p, size_t len, struct ipv4_hdr *h)
 {
-    if (len < IP_HDR_LEN)
-        return IPV4_TRUNCATED;
+    if (len < IP_HDR_LEN) return IPV4_TRUNCATED;
     h->version = p[0] >> 4;
     h->ihl = (uint8_t)((p[0] & 0x0f) * 4);
     if (h->version != 4) /* RFC 1122 3.2.1.1: silently discard */
         return IPV4_BAD_VERSION;
-    if (h->ihl < IP_HDR_LEN || h->ihl > len)
-        return IPV4_BAD_IHL;
+    if (h->ihl < IP_HDR_LEN || h->ihl > len) return IPV4_BAD_IHL;
     h->tos = p[1];
     h->total_len = rd16(p + 2);
     h->id = rd16(p + 4);
@@ -29,8 +27,7 @@ enum ipv4_parse_err ipv4_parse(const uint8_t *p, size_t len, struct ipv4_hdr *h)
     h->src = rd32(p + 12);
     h->dst = rd32(p + 16);
     /* Total length bounds the datagram; bytes past it are link padding. */
-    if (h->total_len < h->ihl || h->total_len > len)
-        return IPV4_TRUNCATED;
+    if (h->total_len < h->ihl || h->total_len > len) return IPV4_TRUNCATED;
     if (csum(p, h->ihl) != 0) /* RFC 1122 3.2.1.2: MUST verify */
         return IPV4_BAD_CHECKSUM;
     return IPV4_OK;
@@ -39,9 +36,15 @@ enum ipv4_parse_err ipv4_parse(const uint8_t *p, size_t len, struct ipv4_hdr *h)
 static bool is_bad_source(const struct sk_stack *s, uint32_t src)
 {
     /* RFC 1122 3.2.1.3: discard datagrams from broadcast, multicast (class D)
-     * and class E sources; one from our own address is a loop or a spoof. */
+     * and class E sources; one from our own address is a loop or a spoof.
+     * 127/8 MUST NOT appear outside a host (case (g)); 0/8 is only a source
+     * while a host boots (cases (a), (b)), and we run no such service.  An
+     * answer to either would leave through the gateway; Linux drops both as
+     * martians. */
     uint32_t bcast = s->cfg.addr | ~s->netmask;
-    return src == 0xffffffffu || src == bcast || (src >> 28) >= 0xe || src == s->cfg.addr;
+    uint8_t net = (uint8_t)(src >> 24);
+    return src == 0xffffffffu || src == bcast || (src >> 28) >= 0xe || src == s->cfg.addr ||
+           net == 127 || net == 0;
 }
 
 void ipv4_input(struct sk_stack *s, const uint8_t *p, size_t len)
@@ -70,8 +73,7 @@ void ipv4_input(struct sk_stack *s, const uint8_t *p, size_t len)
     }
     /* Options are accepted and skipped (RFC 1122 3.2.1.8 lets a host ignore
      * the ones it does not implement). */
-    if (h.ihl > IP_HDR_LEN)
-        s->ctr.ip_options_skipped++;
+    if (h.ihl > IP_HDR_LEN) s->ctr.ip_options_skipped++;
     const uint8_t *payload = p + h.ihl;
     size_t plen = h.total_len - h.ihl;
     switch (h.proto) {
@@ -85,9 +87,15 @@ void ipv4_input(struct sk_stack *s, const uint8_t *p, size_t len)
     }
 }
 
-uint8_t *ipv4_payload(struct sk_stack *s) { return s->tx + ETH_HDR_LEN + IP_HDR_LEN; }
+uint8_t *ipv4_payload(struct sk_stack *s)
+{
+    return s->tx + ETH_HDR_LEN + IP_HDR_LEN;
+}
 
-size_t ipv4_max_payload(const struct sk_stack *s) { return s->cfg.mtu - IP_HDR_LEN; }
+size_t ipv4_max_payload(const struct sk_stack *s)
+{
+    return s->cfg.mtu - IP_HDR_LEN;
+}
 
 int ipv4_send(struct sk_stack *s, uint32_t dst, uint8_t proto, size_t len)
 {

@@ -11,10 +11,19 @@ struct link {
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
-static inline void list_init(struct link *l) { l->prev = l->next = l; }
-static inline bool list_empty(const struct link *l) { return l->next == l; }
+static inline void list_init(struct link *l)
+{
+    l->prev = l->next = l;
+}
+static inline bool list_empty(const struct link *l)
+{
+    return l->next == l;
+}
 /* A link that is in no list points at itself. */
-static inline bool list_linked(const struct link *n) { return n->next != n && n->next != NULL; }
+static inline bool list_linked(const struct link *n)
+{
+    return n->next != n && n->next != NULL;
+}
 static inline void list_add_tail(struct link *head, struct link *n)
 {
     n->prev = head->prev;
@@ -24,8 +33,7 @@ static inline void list_add_tail(struct link *head, struct link *n)
 }
 static inline void list_del(struct link *n)
 {
-    if (!list_linked(n))
-        return;
+    if (!list_linked(n)) return;
     n->prev->next = n->next;
     n->next->prev = n->prev;
     n->prev = n->next = n;

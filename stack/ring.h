@@ -15,7 +15,10 @@ struct ring {
 
 int ring_init(struct ring *r, uint32_t cap);
 void ring_free(struct ring *r);
-static inline uint32_t ring_space(const struct ring *r) { return r->cap - r->len; }
+static inline uint32_t ring_space(const struct ring *r)
+{
+    return r->cap - r->len;
+}
 /* Appends up to n bytes; returns how many fit. */
 uint32_t ring_write(struct ring *r, const void *data, uint32_t n);
 /* Writes n bytes at offset off past the head without changing len: where

@@ -289,7 +289,9 @@ void tcb_free(struct sk_tcb *c)
     free(c);
 }
 
-void tcp_set_state(struct sk_tcb *c, int state)
+/* Never inlined, so `break tcp_set_state` (and synack-break-state) stops at
+ * every transition in optimized builds too. */
+__attribute__((noinline)) void tcp_set_state(struct sk_tcb *c, int state)
 {
     /* The one place every transition goes through: trace, gdb breakpoint. */
     int old = c->state;
@@ -501,9 +503,15 @@ long sk_recv(sk_conn *c, void *buf, size_t len)
     uint32_t before = tcp_rcv_window(c);
     uint32_t n = ring_read(&c->rcvq, buf, (uint32_t)len);
     if (n) {
-        /* RFC 9293 3.8.6.2.2: tell the peer when the window has opened by
-         * enough to matter; tcp_rcv_window applies the SWS rule. */
-        if (c->state != SK_CLOSED && tcp_rcv_window(c) >= 2 * before + c->mss) {
+        /* RFC 9293 3.8.6.2.2: tcp_rcv_window moves the right edge only by
+         * min(RCV.BUFF/2, MSS) or more (receiver SWS avoidance).  When it
+         * moves, a window update goes at once if the peer may be stalled
+         * on a window below one segment, or if the window at least
+         * doubled; otherwise the next ACK carries it.  (Waiting for an
+         * opening of a whole MSS would never reopen a zero window whose
+         * buffer is smaller than an MSS: the peer would have to probe.) */
+        uint32_t after = tcp_rcv_window(c);
+        if (c->state != SK_CLOSED && after > before && (before < c->mss || after >= 2 * before)) {
             c->ack_now = true;
             tcb_want_output(c);
         }

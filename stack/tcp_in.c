@@ -365,10 +365,14 @@ static void process_ack(struct sk_tcb *c, const struct tcp_seg *g)
         c->snd_wl2 = g->ack;
         c->max_snd_wnd = max_u32(c->max_snd_wnd, g->wnd);
         if (c->persist && c->snd_wnd) {
-            /* The window opened: stop probing, resume at once (3.8.6.1). */
+            /* The window opened: stop probing, resume at once (3.8.6.1).
+             * The probe's octet went into a closed window and was most
+             * likely dropped: send again from SND.UNA rather than leave
+             * that octet to a retransmission timeout. */
             c->persist = false;
             c->backoff = 0;
             c->rtx_deadline = 0;
+            c->snd_nxt = c->snd_una;
             if (c->snd_una != c->snd_max)
                 tcp_rtx_arm(c);
             else
@@ -454,6 +458,7 @@ static void listen_input(struct sk_tcb *l, const struct tcp_seg *g)
 /* ---- 3.10.7.3: SYN_SENT ---- */
 
 static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g);
+static void trim(const struct sk_tcb *c, struct tcp_seg *g);
 
 static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
 {
@@ -498,9 +503,12 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
         establish(c);
         tcb_event(c, SK_EV_CONNECTED | SK_EV_WRITABLE);
         owe_ack(c);
-        /* Data or FIN in the SYN-ACK go on from step 6. */
+        /* Data or FIN in the SYN-ACK go on from step 6, cut to the window
+         * we offered first (3.10.7.3: "queue them for processing", within
+         * the window): more would overrun the receive ring. */
         g->seq += 1;
         g->flags &= (uint8_t)~TCP_SYN;
+        trim(c, g);
         other_text_and_fin(c, g);
         return;
     }
@@ -610,8 +618,11 @@ static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g)
         } else if (fin_seq == c->rcv_nxt) {
             process_fin(c);
         } else if (seq_gt(fin_seq, c->rcv_nxt)) {
+            /* Held until the gap before it fills; like any out-of-order
+             * segment it gets an immediate duplicate ACK (RFC 5681 4.2). */
             c->ooo_fin = true;
             c->ooo_fin_seq = fin_seq;
+            owe_ack(c);
         }
     }
 }
@@ -634,14 +645,20 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
     bool ok = acceptable(c, g);
     if (!ok && c->rcv_wnd == 0 && g->seq == c->rcv_nxt && seg_len(g) > 0) {
         /* A zero window still takes valid ACKs, URGs and RSTs; the text is
-         * dropped and the ACK we send repeats the window. */
+         * dropped (and counted: it lay outside the window) and the ACK we
+         * send repeats the window. */
         ok = true;
         g->len = 0;
         g->flags &= (uint8_t)~TCP_FIN;
+        s->ctr.drop_tcp_unacceptable++;
         owe_ack(c);
     }
     if (!ok) {
         s->ctr.drop_tcp_unacceptable++;
+        /* Data wholly before RCV.NXT is a duplicate (a lost ACK, or a
+         * spurious retransmission): counted as such too. */
+        if (g->len && seq_leq(g->seq + g->len, c->rcv_nxt))
+            s->ctr.tcp_dup_segments++;
         if (!(g->flags & TCP_RST)) {
             owe_ack(c);
             if (c->state == SK_TIME_WAIT && (g->flags & TCP_FIN)) {

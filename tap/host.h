@@ -20,10 +20,10 @@ struct host_opts {
     uint16_t mtu;
     int verbose;
     /* Seeing it work (docs/handshake.md): */
-    bool trace;            /* --trace: tcpdump-format line per frame, on stderr */
-    bool states;           /* --states: every TCP state change, on stderr */
-    bool ladder;           /* --ladder: a ladder diagram per connection, on stderr */
-    const char *pcap;      /* --pcap FILE */
+    bool trace;             /* --trace: tcpdump-format line per frame, on stderr */
+    bool states;            /* --states: every TCP state change, on stderr */
+    bool ladder;            /* --ladder: a ladder diagram per connection, on stderr */
+    const char *pcap;       /* --pcap FILE */
     const char *ladder_svg; /* --ladder-svg FILE */
 };
 

@@ -13,7 +13,7 @@
 
 struct ladder_seg {
     uint64_t t_us;
-    bool right;   /* sent by the right column (else left to right) */
+    bool right; /* sent by the right column (else left to right) */
     uint8_t flags;
     uint32_t seq, ack; /* relative to each side's initial sequence number */
     uint32_t len;
@@ -32,8 +32,8 @@ struct ladder_conn {
 
 struct ladder {
     struct ladder_conn conn[LADDER_MAX_CONNS];
-    FILE *text;          /* where text ladders go, or NULL */
-    const char *svg;     /* file for the SVG of the first connection, or NULL */
+    FILE *text;      /* where text ladders go, or NULL */
+    const char *svg; /* file for the SVG of the first connection, or NULL */
     bool svg_written;
 };
 

@@ -40,14 +40,13 @@ int tap_open(struct tap_dev *t, const char *name, char *err, size_t errlen)
         }
     bool existed = if_nametoindex(name) != 0;
     if (existed && !is_tun_device(name)) {
-        snprintf(err, errlen, "'%s' already exists and is not a TAP device; pick another --tap name",
-                 name);
+        snprintf(err, errlen,
+                 "'%s' already exists and is not a TAP device; pick another --tap name", name);
         return -1;
     }
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen,
-                 "cannot open /dev/net/tun: %s%s", strerror(errno),
+        snprintf(err, errlen, "cannot open /dev/net/tun: %s%s", strerror(errno),
                  errno == ENOENT ? " (is the tun module loaded? modprobe tun)" : "");
         return -1;
     }
@@ -85,7 +84,10 @@ int tap_open(struct tap_dev *t, const char *name, char *err, size_t errlen)
     return 0;
 }
 
-static uint32_t prefix_mask(uint8_t prefix) { return prefix ? 0xffffffffu << (32 - prefix) : 0; }
+static uint32_t prefix_mask(uint8_t prefix)
+{
+    return prefix ? 0xffffffffu << (32 - prefix) : 0;
+}
 
 static void set_sin(struct sockaddr *sa, uint32_t addr)
 {
@@ -117,7 +119,8 @@ int tap_configure(struct tap_dev *t, uint32_t addr, uint8_t prefix, uint16_t mtu
     /* Already as wanted (an admin set up a persistent TAP)?  Then leave it,
      * so an unprivileged user can run us. */
     bool has_addr = ioctl(s, SIOCGIFADDR, &ifr) == 0 && get_sin(&ifr.ifr_addr) == addr;
-    bool has_mask = ioctl(s, SIOCGIFNETMASK, &ifr) == 0 && get_sin(&ifr.ifr_netmask) == prefix_mask(prefix);
+    bool has_mask =
+        ioctl(s, SIOCGIFNETMASK, &ifr) == 0 && get_sin(&ifr.ifr_netmask) == prefix_mask(prefix);
     bool up = ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
     bool mtu_ok = ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu == mtu;
     t->mtu = mtu;
@@ -176,7 +179,6 @@ void tap_close(struct tap_dev *t)
 {
     /* A TAP we created without TUNSETPERSIST disappears with its last fd;
      * a persistent one stays for the next run. */
-    if (t->fd >= 0)
-        close(t->fd);
+    if (t->fd >= 0) close(t->fd);
     t->fd = -1;
 }

@@ -21,11 +21,13 @@ static void put(struct out *o, const char *fmt, ...)
     size_t room = o->len < o->cap ? o->cap - o->len : 0;
     int n = vsnprintf(o->p + (o->len < o->cap ? o->len : o->cap), room, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        o->len += (size_t)n;
+    if (n > 0) o->len += (size_t)n;
 }
 
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -44,8 +46,7 @@ static void put_mac(struct out *o, const uint8_t *m)
 static void arp_line(struct out *o, const uint8_t *p, size_t len)
 {
     put(o, "ARP, ");
-    if (len < 8 || be16(p) != 1 || be16(p + 2) != 0x0800 || p[4] != 6 || p[5] != 4 ||
-        len < 28) {
+    if (len < 8 || be16(p) != 1 || be16(p + 2) != 0x0800 || p[4] != 6 || p[5] != 4 || len < 28) {
         put(o, "Unknown, length %zu", len);
         return;
     }
@@ -83,8 +84,7 @@ static void icmp_line(struct out *o, const uint8_t *p, size_t len)
     }
     uint8_t type = p[0], code = p[1];
     if ((type == 0 || type == 8) && len >= 8) {
-        put(o, "echo %s, id %u, seq %u", type == 8 ? "request" : "reply", be16(p + 4),
-            be16(p + 6));
+        put(o, "echo %s, id %u, seq %u", type == 8 ? "request" : "reply", be16(p + 4), be16(p + 6));
     } else if (type == 3 && len >= 8 + 20) {
         const uint8_t *ip = p + 8;
         uint32_t dst = be32(ip + 16);
@@ -94,7 +94,10 @@ static void icmp_line(struct out *o, const uint8_t *p, size_t len)
             put(o, " protocol %u unreachable", ip[9]);
         } else if (code == 3 && len >= 8 + ihl + 4) {
             put_ip(o, dst);
-            put(o, " %s port %u unreachable", ip[9] == 6 ? "tcp" : ip[9] == 17 ? "udp" : "?",
+            put(o, " %s port %u unreachable",
+                ip[9] == 6    ? "tcp"
+                : ip[9] == 17 ? "udp"
+                              : "?",
                 be16(ip + ihl + 2));
         } else {
             put(o, "type-#%u", type);
@@ -116,8 +119,7 @@ static struct trace_conv *conv_of(struct trace_state *ts, uint32_t sa, uint16_t 
     uint32_t h = (a0 * 2654435761u) ^ (a1 * 40503u) ^ ((uint32_t)p0 << 16 | p1);
     h ^= h >> 15;
     struct trace_conv *c = &ts->conv[h % TRACE_CONVS];
-    if (!c->used || c->addr[0] != a0 || c->addr[1] != a1 || c->port[0] != p0 ||
-        c->port[1] != p1) {
+    if (!c->used || c->addr[0] != a0 || c->addr[1] != a1 || c->port[0] != p0 || c->port[1] != p1) {
         /* Not known (or evicted): a fresh entry, as tcpdump would make one. */
         memset(c, 0, sizeof(*c));
         c->addr[0] = a0;
@@ -135,8 +137,7 @@ static void tcp_options(struct out *o, const uint8_t *p, size_t len, uint32_t sa
     bool first = true;
     while (i < len) {
         uint8_t kind = p[i];
-        if (!first)
-            put(o, ",");
+        if (!first) put(o, ",");
         first = false;
         if (kind == 0) {
             put(o, "eol");
@@ -220,8 +221,7 @@ static void tcp_line(struct out *o, struct trace_state *ts, uint32_t sa, uint32_
             put(o, "%c", letters[b]);
             any = true;
         }
-    if (!any)
-        put(o, "none");
+    if (!any) put(o, "none");
     put(o, "]");
     if (hlen < 20 || hlen > len) {
         put(o, ", bad-hlen %zu", hlen);
@@ -250,13 +250,10 @@ static void tcp_line(struct out *o, struct trace_state *ts, uint32_t sa, uint32_
         else
             put(o, ", seq %u", seq);
     }
-    if (flags & 0x10)
-        put(o, ", ack %u", ack);
+    if (flags & 0x10) put(o, ", ack %u", ack);
     put(o, ", win %u", be16(p + 14));
-    if (flags & 0x20)
-        put(o, ", urg %u", be16(p + 18));
-    if (hlen > 20)
-        tcp_options(o, p + 20, hlen - 20, sack_base);
+    if (flags & 0x20) put(o, ", urg %u", be16(p + 18));
+    if (hlen > 20) tcp_options(o, p + 20, hlen - 20, sack_base);
     put(o, ", length %zu", dlen);
 }
 
@@ -310,12 +307,10 @@ static void ipv4_line(struct out *o, struct trace_state *ts, const uint8_t *p, s
     put(o, ": ip-proto-%u %zu", p[9], plen);
 }
 
-size_t trace_format(struct trace_state *ts, const uint8_t *f, size_t len, char *out,
-                    size_t outlen)
+size_t trace_format(struct trace_state *ts, const uint8_t *f, size_t len, char *out, size_t outlen)
 {
     struct out o = {out, outlen, 0};
-    if (outlen)
-        out[0] = '\0';
+    if (outlen) out[0] = '\0';
     if (len < 14) {
         put(&o, "[|ether]");
     } else {

@@ -99,16 +99,16 @@ struct sk_config {
     void *random_ctx;
 
     /* Optional tuning; 0 picks the documented default. */
-    uint32_t tcp_sndbuf;       /* bytes per connection, default 256 KiB */
-    uint32_t tcp_rcvbuf;       /* bytes per connection, default 256 KiB */
-    uint32_t tcp_msl_ms;       /* TIME_WAIT lasts 2*MSL; default 30000 ms */
-    uint32_t tcp_max_conns;    /* default 4096 */
-    uint32_t tcp_rto_min_ms;   /* default 200 */
-    uint32_t tcp_rto_max_ms;   /* default 60000 */
-    uint32_t tcp_max_retries;  /* data/FIN retransmissions before abort; default 10 */
-    uint32_t tcp_syn_retries;  /* SYN and SYN-ACK retransmissions; default 5 */
-    uint32_t arp_lifetime_ms;  /* default 60000 */
-    bool tcp_fixed_isn_key;    /* tests: use tcp_isn_key instead of random bytes */
+    uint32_t tcp_sndbuf;      /* bytes per connection, default 256 KiB */
+    uint32_t tcp_rcvbuf;      /* bytes per connection, default 256 KiB */
+    uint32_t tcp_msl_ms;      /* TIME_WAIT lasts 2*MSL; default 30000 ms */
+    uint32_t tcp_max_conns;   /* default 4096 */
+    uint32_t tcp_rto_min_ms;  /* default 200 */
+    uint32_t tcp_rto_max_ms;  /* default 60000 */
+    uint32_t tcp_max_retries; /* data/FIN retransmissions before abort; default 10 */
+    uint32_t tcp_syn_retries; /* SYN and SYN-ACK retransmissions; default 5 */
+    uint32_t arp_lifetime_ms; /* default 60000 */
+    bool tcp_fixed_isn_key;   /* tests: use tcp_isn_key instead of random bytes */
     uint8_t tcp_isn_key[16];
 
     /* Observers, may be NULL: every frame in and out, every TCP state change. */
@@ -133,7 +133,7 @@ void sk_flush(sk_stack *s, uint64_t now);
 /* The earliest time sk_timers has work to do; UINT64_MAX if none. */
 uint64_t sk_next_deadline(const sk_stack *s);
 /* Runs every timer due at `now` (ARP retries, retransmissions, TIME_WAIT...).
- * Sends what they produce. */
+ * TCP segments they produce leave at the next sk_flush. */
 void sk_timers(sk_stack *s, uint64_t now);
 
 /* Counters: every drop has one named for its reason.  SK_COUNTERS(X) lists
@@ -159,8 +159,8 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(drop_ip_ihl, "IPv4 dropped: header length below 20 or beyond the packet")                    \
     X(drop_ip_checksum, "IPv4 dropped: bad header checksum")                                       \
     X(drop_ip_not_ours, "IPv4 dropped: destination not our address")                               \
-    X(drop_ip_bad_src, "IPv4 dropped: source is broadcast, multicast or ours")                     \
-    X(drop_ip_proto, "IPv4 dropped: protocol not supported (ICMP sent)")                          \
+    X(drop_ip_bad_src, "IPv4 dropped: source is broadcast, multicast, loopback, 0/8 or ours")      \
+    X(drop_ip_proto, "IPv4 dropped: protocol not supported (ICMP sent)")                           \
     X(drop_ip_fragment, "IPv4 dropped: fragments (reassembly not supported)")                      \
     X(drop_ip_no_route, "IPv4 not sent: no route to destination")                                  \
     X(ip_options_skipped, "IPv4 packets whose options were skipped")                               \
@@ -176,7 +176,7 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(drop_tcp_truncated, "TCP dropped: shorter than its header")                                  \
     X(drop_tcp_checksum, "TCP dropped: bad checksum")                                              \
     X(drop_tcp_options, "TCP dropped: malformed options")                                          \
-    X(drop_tcp_bad_flags, "TCP dropped: SYN with RST or FIN")                              \
+    X(drop_tcp_bad_flags, "TCP dropped: SYN with RST or FIN")                                      \
     X(drop_tcp_unacceptable, "TCP dropped: outside the receive window (ACK sent)")                 \
     X(drop_tcp_ack_unsent, "TCP dropped: ACK of data never sent (ACK sent)")                       \
     X(drop_tcp_old_ack, "TCP dropped: ACK older than the window (ACK sent)")                       \

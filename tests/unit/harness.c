@@ -51,8 +51,7 @@ struct harness *h_new(void (*tweak)(struct sk_config *cfg))
     h->cfg.tcp_fixed_isn_key = true;
     for (int i = 0; i < 16; i++)
         h->cfg.tcp_isn_key[i] = (uint8_t)i;
-    if (tweak)
-        tweak(&h->cfg);
+    if (tweak) tweak(&h->cfg);
     int err = -1;
     h->s = sk_stack_new(&h->cfg, h->now, &err);
     ck_assert_ptr_nonnull(h->s);
@@ -67,7 +66,10 @@ void h_free(struct harness *h)
     free(h);
 }
 
-void h_clear(struct harness *h) { h->nout = 0; }
+void h_clear(struct harness *h)
+{
+    h->nout = 0;
+}
 
 void h_input(struct harness *h, const uint8_t *frame, size_t len)
 {
@@ -79,6 +81,7 @@ void h_advance(struct harness *h, uint64_t us)
 {
     h->now += us;
     sk_timers(h->s, h->now);
+    sk_flush(h->s, h->now);
 }
 
 size_t h_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
@@ -142,8 +145,7 @@ size_t h_tcp(uint8_t *f, const struct h_seg *g)
         seg[21] = 4;
         wr16(seg + 22, g->mss);
     }
-    if (g->len)
-        memcpy(seg + hl, g->data, g->len);
+    if (g->len) memcpy(seg + hl, g->data, g->len);
     size_t tot = hl + g->len;
     uint32_t sum = csum_pseudo(PEER_IP, US_IP, IP_PROTO_TCP, (uint16_t)tot);
     wr16(seg + 16, csum_finish(csum_partial(seg, tot, sum)));
@@ -159,15 +161,12 @@ void h_send(struct harness *h, const struct h_seg *g)
 
 bool h_out_tcp(struct harness *h, int i, struct tcp_seg *g)
 {
-    if (i < 0 || i >= h->nout)
-        return false;
+    if (i < 0 || i >= h->nout) return false;
     const uint8_t *f = h->out[i];
     size_t len = h->out_len[i];
-    if (len < ETH_HDR_LEN + IP_HDR_LEN || rd16(f + 12) != ETHERTYPE_IP)
-        return false;
+    if (len < ETH_HDR_LEN + IP_HDR_LEN || rd16(f + 12) != ETHERTYPE_IP) return false;
     struct ipv4_hdr ih;
-    if (ipv4_parse(f + ETH_HDR_LEN, len - ETH_HDR_LEN, &ih) != IPV4_OK ||
-        ih.proto != IP_PROTO_TCP)
+    if (ipv4_parse(f + ETH_HDR_LEN, len - ETH_HDR_LEN, &ih) != IPV4_OK || ih.proto != IP_PROTO_TCP)
         return false;
     /* The checksum must verify: tcp_parse checks it. */
     return tcp_parse(f + ETH_HDR_LEN + ih.ihl, ih.total_len - ih.ihl, ih.src, ih.dst, g) ==
@@ -178,8 +177,7 @@ struct tcp_seg h_last_tcp(struct harness *h)
 {
     struct tcp_seg g;
     for (int i = h->nout - 1; i >= 0; i--)
-        if (h_out_tcp(h, i, &g))
-            return g;
+        if (h_out_tcp(h, i, &g)) return g;
     ck_abort_msg("no TCP segment was sent");
     return g;
 }

@@ -40,7 +40,7 @@ void h_learn_peer(struct harness *h);
 void h_clear(struct harness *h);
 /* Feeds a frame at h->now then flushes. */
 void h_input(struct harness *h, const uint8_t *frame, size_t len);
-void h_advance(struct harness *h, uint64_t us); /* moves time, runs timers */
+void h_advance(struct harness *h, uint64_t us); /* moves time, runs timers, flushes */
 
 /* Frame builders; return the frame length. */
 size_t h_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type);

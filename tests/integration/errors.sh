@@ -1,0 +1,151 @@
+#!/bin/bash
+# errors.sh - bad options and missing permissions give a message naming the
+# problem and exit 1, without creating a TAP; a TAP deleted under a running
+# program makes it exit non-zero, saying so, without hanging.
+. "$(dirname "$0")/lib.sh"
+require_root
+require_tools setpriv
+require_nobody
+
+ns_create
+NS=$NS_LAST
+
+# expect_error NAME PATTERN... -- CMD...: CMD exits 1 within 5 s and its
+# stderr matches every PATTERN (grep -E, case-insensitive).  A mismatch is a
+# soft failure (the other checks still run); returns 1 then.  What is shown
+# of CMD skips the wrappers (WITH_TUN, setpriv).
+expect_error()
+{
+    local name=$1 pats=() p rc what
+    shift
+    while [ "$1" != -- ]; do
+        pats+=("$1")
+        shift
+    done
+    shift
+    what="$*"
+    what=${what##*" --clear-groups "}
+    what=${what#"$BUILD/apps/"}
+    ns_exec "$NS" timeout 5 "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err"
+    rc=$?
+    if [ $rc -eq 124 ]; then
+        soft_fail "$name: '$what' accepted the error and kept running (killed after 5 s)"
+        return 1
+    fi
+    if [ $rc -ne 1 ]; then
+        show "$TMP/$name.err"
+        soft_fail "$name: '$what' exited $rc, expected 1"
+        return 1
+    fi
+    for p in "${pats[@]}"; do
+        if ! grep -qiE -- "$p" "$TMP/$name.err"; then
+            show "$TMP/$name.err"
+            soft_fail "$name: the message of '$what' does not mention '$p'"
+            return 1
+        fi
+    done
+    log "$name: exit 1: $(head -n 1 "$TMP/$name.err")"
+}
+
+only_lo()
+{
+    local links
+    links=$(ip -n "$NS" -o link show | grep -v ': lo:' | cut -d: -f2 | tr -d ' ' | tr '\n' ' ')
+    [ -z "$links" ] || fail "$1 left network devices behind in the namespace: $links"
+}
+
+# Bad option values, for both programs (they share the stack options).
+for prog in tapnc tapd; do
+    bin=$TAPNC
+    [ $prog = tapd ] && bin=$TAPD
+    bad=0
+    expect_error $prog-addr "bad --addr" "10\.0\.0\.300" -- "$bin" --addr 10.0.0.300/24 || bad=1
+    expect_error $prog-mtu "bad --mtu" "99" -- "$bin" --mtu 99 || bad=1
+    expect_error $prog-tapname "too long" "abcdefghijklmnop" -- "$bin" --tap abcdefghijklmnop || bad=1
+    expect_error $prog-same "10\.0\.0\.1" "share|same" -- "$bin" --addr 10.0.0.1/24 || bad=1
+    expect_error $prog-subnet "subnet" -- "$bin" --addr 10.0.1.2/24 || bad=1
+    expect_error $prog-unknown "bogus" -- "$bin" --bogus || bad=1
+    only_lo "$prog with bad options"
+    [ $bad -eq 0 ] && pass "$prog: bad --addr, --mtu 99, a 16-char --tap, shared address, two subnets, unknown option: exit 1 with a message"
+done
+expect_error tapnc-port "port" "70000" -- "$TAPNC" -l 70000 &&
+    expect_error tapnc-host "HOST|address" "name\.example" -- "$TAPNC" name.example 80 &&
+    pass "tapnc: bad port and non-numeric HOST: exit 1 with a message"
+
+# No permission to create a TAP: nobody, /dev/net/tun open to all (as on
+# distributions) but no CAP_NET_ADMIN.
+expect_error nobody-create "no permission" "CAP_NET_ADMIN" -- "${WITH_TUN[@]}" 0666 "${NOBODY[@]}" "$TAPNC" &&
+    pass "tapnc as nobody, no persistent TAP: exit 1, 'no permission' and 'CAP_NET_ADMIN'"
+
+# /dev/net/tun itself closed to nobody (mode 0600, as in some containers):
+# no permission to create a TAP either; the message must say so and where.
+expect_error nobody-devtun "no permission" "/dev/net/tun" -- "${WITH_TUN[@]}" 0600 "${NOBODY[@]}" "$TAPNC" &&
+    pass "tapnc as nobody, /dev/net/tun mode 0600: exit 1, 'no permission' and '/dev/net/tun'"
+
+# A persistent TAP owned by another user (root): nobody may not attach.
+ip -n "$NS" tuntap add dev taproot mode tap user root || fail "ip tuntap add taproot user root failed"
+expect_error nobody-attach "no permission" "taproot" -- "${WITH_TUN[@]}" 0666 "${NOBODY[@]}" "$TAPNC" --tap taproot &&
+    pass "tapnc as nobody on root's persistent TAP: exit 1, 'no permission'"
+ip -n "$NS" link del taproot
+
+# nobody's own persistent TAP, but not configured: nobody cannot set the
+# host side's address; the message says how to configure it beforehand.
+ip -n "$NS" tuntap add dev tapbare mode tap user nobody || fail "ip tuntap add tapbare user nobody failed"
+expect_error nobody-unconf "no permission" "ip addr add" -- "${WITH_TUN[@]}" 0666 "${NOBODY[@]}" "$TAPNC" --tap tapbare &&
+    pass "tapnc as nobody on its unconfigured persistent TAP: exit 1, 'no permission', how to configure it"
+ip -n "$NS" link del tapbare
+only_lo "the permission checks"
+
+# A name that exists but is no TAP: a dummy device (or a veth if the dummy
+# module is missing), and a TUN.
+if ip -n "$NS" link add notatap type dummy 2>/dev/null; then
+    kind=dummy
+else
+    ip -n "$NS" link add notatap type veth peer name notatap-peer || fail "cannot create a dummy or a veth device"
+    kind=veth
+fi
+expect_error notatap "not a TAP" "notatap" -- "$TAPNC" --tap notatap &&
+    pass "--tap naming a $kind device: exit 1, 'not a TAP'"
+ip -n "$NS" link del notatap
+ip -n "$NS" tuntap add dev tun9 mode tun || fail "ip tuntap add tun9 mode tun failed"
+expect_error tun "TUN" -- "$TAPNC" --tap tun9 &&
+    pass "--tap naming a TUN device: exit 1, message says it is a TUN"
+ip -n "$NS" link del tun9
+only_lo "the device checks"
+
+# The TAP deleted while running: exit non-zero with "went away", quickly.
+for prog in tapnc tapd; do
+    bin=$TAPNC
+    [ $prog = tapd ] && bin=$TAPD
+    start_bg "$NS" $prog-run "$bin"
+    PID=$BG_LAST
+    wait_tap_up "$NS" tap0 "$HOST_IP" "$PID"
+    if [ $prog = tapnc ]; then
+        # A second program on the same TAP: it is in use.
+        expect_error busy "tap0" "in use|busy" -- "$TAPNC" &&
+            pass "a second tapnc on a TAP in use: exit 1, says it is in use"
+        kill -0 "$PID" 2>/dev/null || fail "the first tapnc died when a second one tried its TAP"
+    fi
+    ip -n "$NS" link del tap0 || fail "ip link del tap0 failed"
+    wait_exit "$PID" 5 || fail "$prog still running 5 s after its TAP was deleted"
+    [ "$EXIT_CODE" -ne 0 ] || fail "$prog exited 0 after its TAP was deleted, expected non-zero"
+    grep -q "went away" "$TMP/$prog-run.err" || { show "$TMP/$prog-run.err"; fail "$prog: no 'went away' message after the TAP was deleted"; }
+    log "$prog: exit $EXIT_CODE: $(head -n 1 "$TMP/$prog-run.err")"
+    pass "$prog: TAP deleted under it: exit $EXIT_CODE with 'went away'"
+done
+
+# The same for a tapnc with an open connection (data pending both ways).
+start_bg "$NS" listen "$TAPNC" -l 5050
+PID=$BG_LAST
+wait_tap_up "$NS" tap0 "$HOST_IP" "$PID"
+ns_exec "$NS" timeout 10 bash -c "exec 3<>/dev/tcp/$STACK_IP/5050 && echo hello >&3 && sleep 1" &
+CPID=$!
+BG_PIDS+=("$CPID")
+wait_for 5 grep -q hello "$TMP/listen.out" || fail "the connection to tapnc -l did not carry its line"
+ip -n "$NS" link del tap0 || fail "ip link del tap0 failed"
+wait_exit "$PID" 5 || fail "tapnc -l (connected) still running 5 s after its TAP was deleted"
+[ "$EXIT_CODE" -ne 0 ] || fail "tapnc -l (connected) exited 0 after its TAP was deleted"
+grep -q "went away" "$TMP/listen.err" || { show "$TMP/listen.err"; fail "tapnc -l (connected): no 'went away' message"; }
+pass "tapnc -l with a connection: TAP deleted: exit $EXIT_CODE with 'went away'"
+
+finish

@@ -1,0 +1,292 @@
+# lib.sh - shared helpers for the integration tests (source it, do not run it).
+#
+# Every test runs in network namespaces it creates (ns_create) and deletes on
+# exit.  All traffic is between the host side of the TAP (10.0.0.1) and the
+# stack (10.0.0.2) inside that namespace.  Background processes are started
+# with start_bg, which records their PIDs; the EXIT trap stops exactly those
+# PIDs (never by name) and deletes exactly the namespaces made here.
+#
+# Usage in a test:
+#   . "$(dirname "$0")/lib.sh"
+#   require_root
+#   require_tools ping nc
+#   ns_create; NS=$NS_LAST
+#   start_bg tapnc "$TAPNC"          # output in $TMP/tapnc.out, .err; PID in $BG_LAST
+#   wait_tap_up "$NS" tap0 10.0.0.1 "$BG_LAST"
+#   ...checks, each ending in pass "..." or fail "..."
+#   finish
+
+set -u
+set -o pipefail
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TEST_NAME=$(basename "$0" .sh)
+BUILD=${BUILD:-$LIB_DIR/../../build}
+TAPNC=$BUILD/apps/tapnc
+TAPD=$BUILD/apps/tapd
+
+HOST_IP=10.0.0.1
+STACK_IP=10.0.0.2
+
+BG_PIDS=()        # every background process we started
+BG_LAST=          # PID of the last one
+NAMESPACES=()     # every namespace we created
+NS_LAST=
+NS_COUNT=0
+TMP=
+CHECKS=0
+FAILURES=0
+
+log() { printf '%s: %s\n' "$TEST_NAME" "$*"; }
+
+fail()
+{
+    printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2
+    exit 1
+}
+
+pass()
+{
+    CHECKS=$((CHECKS + 1))
+    printf '%s: ok: %s\n' "$TEST_NAME" "$*"
+}
+
+# soft_fail MSG: a failed check that does not stop the test (the others
+# still run); finish then exits 1.
+soft_fail()
+{
+    FAILURES=$((FAILURES + 1))
+    printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2
+}
+
+finish()
+{
+    if [ "$FAILURES" -gt 0 ]; then
+        printf '%s: FAIL: %d check(s) failed, %d passed\n' "$TEST_NAME" "$FAILURES" "$CHECKS" >&2
+        exit 1
+    fi
+    log "all $CHECKS checks passed"
+    exit 0
+}
+
+# Show a file on stderr, indented (for diagnostics before fail).
+show()
+{
+    local f
+    for f in "$@"; do
+        [ -e "$f" ] || continue
+        printf -- '--- %s:\n' "$f" >&2
+        head -c 4000 "$f" | sed 's/^/    /' >&2
+    done
+}
+
+require_root()
+{
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "SKIP: needs root (network namespaces and TAP devices)"
+        exit 77
+    fi
+}
+
+require_tools()
+{
+    local t missing=()
+    for t in ip timeout "$@"; do
+        command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        fail "required tools not found: ${missing[*]} (install them: iproute2, iputils-ping," \
+            "netcat-openbsd, tcpdump, util-linux, coreutils)"
+    fi
+    # nc flags used here (-N, -z, -l PORT) are those of OpenBSD netcat.
+    for t in "$@"; do
+        if [ "$t" = nc ] && ! nc -h 2>&1 | grep -q OpenBSD; then
+            fail "nc is not OpenBSD netcat (install netcat-openbsd); its flags are what these tests use"
+        fi
+    done
+    [ -x "$TAPNC" ] || fail "no tapnc at $TAPNC: build first (ninja -C build) or set BUILD"
+    [ -x "$TAPD" ] || fail "no tapd at $TAPD: build first (ninja -C build) or set BUILD"
+    [ -c /dev/net/tun ] || fail "/dev/net/tun is missing (modprobe tun)"
+}
+
+# Stop every process we started: TERM, a bounded wait, then KILL.
+stop_all()
+{
+    local pid i alive
+    for pid in "${BG_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for i in $(seq 1 30); do
+        alive=0
+        for pid in "${BG_PIDS[@]}"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        [ $alive -eq 0 ] && break
+        sleep 0.1
+    done
+    for pid in "${BG_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    BG_PIDS=()
+}
+
+cleanup()
+{
+    local rc=$? ns
+    trap - EXIT
+    stop_all
+    for ns in "${NAMESPACES[@]}"; do
+        ip netns del "$ns" || echo "$TEST_NAME: could not delete namespace $ns" >&2
+    done
+    # KEEP_TMP=1 keeps the outputs for a look after a run.
+    if [ -n "$TMP" ] && [ -z "${KEEP_TMP:-}" ]; then rm -rf "$TMP"; elif [ -n "$TMP" ]; then echo "outputs kept in $TMP" >&2; fi
+    exit $rc
+}
+
+trap cleanup EXIT
+# Signals end the script through exit, so the EXIT trap still cleans up.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+TMP=$(mktemp -d "/tmp/synack-$TEST_NAME.XXXXXX") || fail "mktemp failed"
+
+# ns_create: a fresh namespace with lo up; its name in $NS_LAST.
+ns_create()
+{
+    NS_COUNT=$((NS_COUNT + 1))
+    NS_LAST="synack-test-$$-$NS_COUNT"
+    ip netns add "$NS_LAST" || fail "ip netns add $NS_LAST failed"
+    NAMESPACES+=("$NS_LAST")
+    ip -n "$NS_LAST" link set lo up || fail "cannot bring lo up in $NS_LAST"
+}
+
+# ns_exec NS CMD...: run CMD in the namespace (foreground).
+ns_exec()
+{
+    local ns=$1
+    shift
+    ip netns exec "$ns" "$@"
+}
+
+# start_bg NS NAME CMD...: run CMD in the background inside NS, stdout to
+# $TMP/NAME.out, stderr to $TMP/NAME.err, stdin from $BG_IN (default
+# /dev/null; BG_IN=file start_bg ... to feed it).  PID in $BG_LAST.
+# Descriptors 5 to 9 are the tests' fifo writers: the child does not get
+# them, so closing one in the test gives its reader EOF.
+start_bg()
+{
+    local ns=$1 name=$2
+    shift 2
+    ip netns exec "$ns" "$@" <"${BG_IN:-/dev/null}" >"$TMP/$name.out" 2>"$TMP/$name.err" \
+        5>&- 6>&- 7>&- 8>&- 9>&- &
+    BG_LAST=$!
+    BG_PIDS+=("$BG_LAST")
+}
+
+# wait_for SECS CMD...: poll CMD every 50 ms until it succeeds; 1 if SECS pass.
+wait_for()
+{
+    local secs=$1 i
+    shift
+    for i in $(seq 1 $((secs * 20))); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    "$@"
+}
+
+# wait_exit PID SECS: wait for a background PID to exit; its status in
+# $EXIT_CODE.  Returns 1 (and leaves it running) if it did not exit in time.
+EXIT_CODE=
+wait_exit()
+{
+    local pid=$1 secs=$2 i
+    for i in $(seq 1 $((secs * 20))); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid"
+            EXIT_CODE=$?
+            return 0
+        fi
+        sleep 0.05
+    done
+    EXIT_CODE=
+    return 1
+}
+
+tap_is_up()
+{
+    local ns=$1 dev=$2 addr=$3
+    ip -n "$ns" -o link show dev "$dev" 2>/dev/null | grep -q '[<,]UP[,>]' &&
+        ip -n "$ns" -o addr show dev "$dev" 2>/dev/null | grep -q "inet $addr/"
+}
+
+# wait_tap_up NS DEV ADDR [PID]: wait (5 s at most) until DEV is up with ADDR;
+# fail at once if PID (the program bringing it up) dies first.
+wait_tap_up()
+{
+    local ns=$1 dev=$2 addr=$3 pid=${4:-} i
+    for i in $(seq 1 100); do
+        tap_is_up "$ns" "$dev" "$addr" && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            show "$TMP"/*.err
+            fail "the program bringing up $dev (pid $pid) exited before $dev was up with $addr"
+        fi
+        sleep 0.05
+    done
+    ip -n "$ns" addr >&2
+    show "$TMP"/*.err
+    fail "$dev did not come up with $addr within 5 s"
+}
+
+# wait_listen NS PORT [SECS]: wait until the host side listens on TCP PORT.
+wait_listen()
+{
+    local ns=$1 port=$2 secs=${3:-5}
+    wait_for "$secs" bash -c "ip netns exec '$ns' ss -Hltn 'sport = :$port' | grep -q LISTEN"
+}
+
+# Milliseconds since the epoch, for timing.
+now_ms() { date +%s%3N; }
+
+sha() { sha256sum <"$1" | cut -d' ' -f1; }
+
+# Unprivileged runs.  NOBODY=(...) is the prefix that drops to the nobody user.
+NOBODY_UID=$(id -u nobody 2>/dev/null)
+NOBODY_GID=$(id -g nobody 2>/dev/null)
+NOBODY=(setpriv --reuid="${NOBODY_UID:-65534}" --regid="${NOBODY_GID:-65534}" --clear-groups)
+
+require_nobody()
+{
+    [ -n "$NOBODY_UID" ] || fail "there is no user 'nobody' to run tapnc unprivileged"
+    command -v setpriv >/dev/null || fail "setpriv (util-linux) is needed to run as nobody"
+    "${NOBODY[@]}" test -x "$TAPNC" ||
+        fail "user nobody cannot execute $TAPNC: the build dir $BUILD (and each directory" \
+            "above it) must be readable and searchable by others (chmod o+rx), or set BUILD"
+}
+
+# WITH_TUN MODE CMD...: (a command prefix for ns_exec/start_bg) run CMD with
+# /dev/net/tun replaced, in the private mount namespace that ip netns exec
+# makes, by a fresh node of mode MODE.  Some containers ship /dev/net/tun
+# as 0600; Linux distributions make it 0666.  This makes the test the same
+# everywhere and changes nothing outside the namespace.
+WITH_TUN=(sh -c 'mount -t tmpfs -o mode=0755 synack-tun /dev/net &&
+    mknod -m "$0" /dev/net/tun c 10 200 && exec "$@"')
+
+# hold_until SECS FILE PATTERN: sleep until FILE has a line matching PATTERN
+# (to keep a pipe open that long); 1 if SECS pass first.
+hold_until()
+{
+    wait_for "$1" grep -q -- "$3" "$2" 2>/dev/null
+}
+
+# fifo NAME FD: make $TMP/NAME a fifo and open it read-write on FD (5 to 9);
+# opening read-write never blocks.  Write to it with >&FD, close it with
+# exec FD>&- to give the reader EOF.
+fifo()
+{
+    rm -f "$TMP/$1"
+    mkfifo "$TMP/$1" || fail "mkfifo $TMP/$1 failed"
+    eval "exec $2<>\"\$TMP/\$1\""
+}
