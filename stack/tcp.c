@@ -297,6 +297,9 @@ __attribute__((noinline)) void tcp_set_state(struct sk_tcb *c, int state)
     int old = c->state;
     c->state = state;
     struct sk_stack *s = c->stack;
+    /* Held against the diagram of tcp_states.c: a change not in it is a bug. */
+    if (old != state && !sk_tcp_transition_known(old, state))
+        s->ctr.tcp_bad_transitions++;
     if (s->cfg.on_state && old != state) {
         struct sk_state_change ch = {.conn = c,
                                      .laddr = c->laddr,

@@ -27,6 +27,7 @@ struct ipv4_hdr;
 #define TCP_MAX_WINDOW    65535 /* no window scaling yet */
 #define TCP_OOO_MAX       16  /* out-of-order ranges held per connection */
 #define TCP_RTO_INITIAL   1000000 /* RFC 6298 2.1: 1 s */
+#define TCP_RTO_FALLBACK  3000000 /* RFC 6298 5.7: after a SYN was sent again */
 #define TCP_LISTEN_BUCKETS 64
 /* RFC 5961 section 7: challenge ACKs are rate-limited; per stack, per second. */
 #define TCP_CHALLENGE_PER_SEC 100

@@ -179,6 +179,11 @@ static void establish(struct sk_tcb *c)
     tcp_set_state(c, SK_ESTABLISHED);
     s->ctr.tcp_established++;
     c->backoff = 0;
+    /* RFC 6298 5.7: if our SYN (or SYN-ACK) had to be sent again, Karn's
+     * rule left no RTT sample, and data starts with a 3 s RTO rather than
+     * the 1 s meant for the SYN or its backed-off value. */
+    if (!c->rtt_valid && c->retransmits)
+        c->rto_us = min_u32(TCP_RTO_FALLBACK, s->cfg.tcp_rto_max_ms * 1000);
     if (c->fin_queued) { /* the app closed before the handshake finished */
         tcp_set_state(c, SK_FIN_WAIT_1);
         tcb_want_output(c);
@@ -512,9 +517,11 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
         other_text_and_fin(c, g);
         return;
     }
-    /* Simultaneous open: SYN_RECEIVED, and our SYN goes again with an ACK. */
+    /* Simultaneous open: SYN_RECEIVED, and our SYN goes again with an ACK
+     * (so, by Karn's rule, it is no longer timed). */
     tcp_set_state(c, SK_SYN_RECEIVED);
     c->snd_nxt = c->iss;
+    c->rtt_timing = false;
     tcb_want_output(c);
 }
 
@@ -637,6 +644,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
     if (c->state == SK_SYN_RECEIVED && (g->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
         g->seq == c->irs) {
         c->snd_nxt = c->iss;
+        c->rtt_timing = false; /* Karn: the ACK may answer either copy */
         tcb_want_output(c);
         return;
     }

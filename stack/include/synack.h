@@ -71,6 +71,16 @@ enum sk_tcp_state {
 /* "ESTABLISHED", ... */
 const char *sk_state_name(int state);
 
+/* The state diagram as data: every transition the stack makes, the event
+ * that causes it and the function that makes it (docs/states.md). */
+struct sk_transition {
+    int from, to;
+    const char *function;
+    const char *event;
+};
+const struct sk_transition *sk_tcp_transitions(size_t *n);
+bool sk_tcp_transition_known(int from, int to);
+
 typedef void (*sk_output_fn)(void *ctx, const uint8_t *frame, size_t len);
 typedef void (*sk_random_fn)(void *ctx, void *buf, size_t len);
 
@@ -200,7 +210,8 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(tcp_failed_opens, "connection attempts failed")                                              \
     X(tcp_resets, "connections reset by the peer")                                                 \
     X(tcp_aborts_timeout, "connections aborted: retransmissions exhausted")                        \
-    X(tcp_established, "connections that reached ESTABLISHED")
+    X(tcp_established, "connections that reached ESTABLISHED")                                    \
+    X(tcp_bad_transitions, "state changes not in the state diagram (a bug if not 0)")
 
 struct sk_counters {
 #define SK_COUNTER_FIELD(name, desc) uint64_t name;

@@ -16,8 +16,9 @@
 #   ...checks, each ending in pass "..." or fail "..."
 #   finish
 
+# No pipefail: "cmd | grep -q" must be the status of grep, which may exit
+# (and SIGPIPE cmd) at its first match.
 set -u
-set -o pipefail
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST_NAME=$(basename "$0" .sh)

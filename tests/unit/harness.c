@@ -62,6 +62,8 @@ struct harness *h_new(void (*tweak)(struct sk_config *cfg))
 
 void h_free(struct harness *h)
 {
+    /* Every test also checks that no state change left the diagram. */
+    ck_assert_uint_eq(sk_counters(h->s)->tcp_bad_transitions, 0);
     sk_stack_free(h->s);
     free(h);
 }
