@@ -210,8 +210,13 @@ int ladder_write_svg(const struct ladder_conn *c, const char *path)
                 x1, y, x2, y + step - 12, colour);
         char lab[96];
         label(s, lab, sizeof(lab));
+        /* The label sits on its arrow over a white box (monospace 12 px is
+         * about 7.2 px a character). */
+        int tw = (int)(strlen(lab) * 7.2) + 8;
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"15\" fill=\"white\"/>\n",
+                (xl + xr) / 2 - tw / 2, y + 4, tw);
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\">", (xl + xr) / 2,
-                y + 8, colour);
+                y + 15, colour);
         svg_escape(f, lab);
         fprintf(
             f,
