@@ -226,6 +226,20 @@ void tcp_rtx_timeout(struct sk_tcb *c)
     }
     if (c->snd_una == c->snd_max) /* nothing outstanding: a stale timer */
         return;
+    if (c->snd_wnd == 0 && c->sndq.len && sends_data(c->state)) {
+        /* The peer shrank its window to zero under data in flight, which
+         * a sender must be robust against (RFC 9293 3.8.6): nothing can be
+         * resent into it, so probe it as in 3.8.6.1.  A peer that answers
+         * the probes keeps the connection; one that does not times out
+         * there (window_probe's own limit). */
+        c->persist = true;
+        c->backoff = 0;
+        c->probes_unanswered = 0;
+        c->rtt_timing = false;
+        c->snd_nxt = c->snd_una;
+        window_probe(c);
+        return;
+    }
     s->ctr.tcp_timeouts++;
     bool opening = c->state == SK_SYN_SENT || c->state == SK_SYN_RECEIVED;
     uint32_t limit = opening ? s->cfg.tcp_syn_retries : s->cfg.tcp_max_retries;

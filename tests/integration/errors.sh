@@ -138,9 +138,7 @@ done
 start_bg "$NS" listen "$TAPNC" -l 5050
 PID=$BG_LAST
 wait_tap_up "$NS" tap0 "$HOST_IP" "$PID"
-ns_exec "$NS" timeout 10 bash -c "exec 3<>/dev/tcp/$STACK_IP/5050 && echo hello >&3 && sleep 1" &
-CPID=$!
-BG_PIDS+=("$CPID")
+start_bg "$NS" conn timeout 10 bash -c "exec 3<>/dev/tcp/$STACK_IP/5050 && echo hello >&3 && sleep 1"
 wait_for 5 grep -q hello "$TMP/listen.out" || fail "the connection to tapnc -l did not carry its line"
 ip -n "$NS" link del tap0 || fail "ip link del tap0 failed"
 wait_exit "$PID" 5 || fail "tapnc -l (connected) still running 5 s after its TAP was deleted"

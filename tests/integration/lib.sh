@@ -3,21 +3,25 @@
 # Every test runs in network namespaces it creates (ns_create) and deletes on
 # exit.  All traffic is between the host side of the TAP (10.0.0.1) and the
 # stack (10.0.0.2) inside that namespace.  Background processes are started
-# with start_bg, which records their PIDs; the EXIT trap stops exactly those
-# PIDs (never by name) and deletes exactly the namespaces made here.
+# with start_bg, which records their PIDs; the EXIT trap (also run on INT,
+# TERM, HUP) stops exactly those PIDs and the process groups they lead
+# (never by name), deletes exactly the namespaces made here, and removes
+# $TMP.  Every wait is bounded.
 #
 # Usage in a test:
 #   . "$(dirname "$0")/lib.sh"
-#   require_root
+#   require_root                      # else SKIP, exit 77
 #   require_tools ping nc
 #   ns_create; NS=$NS_LAST
-#   start_bg tapnc "$TAPNC"          # output in $TMP/tapnc.out, .err; PID in $BG_LAST
-#   wait_tap_up "$NS" tap0 10.0.0.1 "$BG_LAST"
-#   ...checks, each ending in pass "..." or fail "..."
+#   start_bg "$NS" tapnc "$TAPNC" -l 5050   # $TMP/tapnc.out, .err; PID in $BG_LAST
+#   wait_tap_up "$NS" tap0 "$HOST_IP" "$BG_LAST"
+#   ...checks, each ending in pass "..." or fail "..." (or soft_fail)
 #   finish
 
 # No pipefail: "cmd | grep -q" must be the status of grep, which may exit
 # (and SIGPIPE cmd) at its first match.
+# Variables here are for the scripts that source this file.
+# shellcheck disable=SC2034
 set -u
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -92,7 +96,7 @@ require_root()
 require_tools()
 {
     local t missing=()
-    for t in ip timeout "$@"; do
+    for t in ip timeout setsid "$@"; do
         command -v "$t" >/dev/null 2>&1 || missing+=("$t")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -110,23 +114,37 @@ require_tools()
     [ -c /dev/net/tun ] || fail "/dev/net/tun is missing (modprobe tun)"
 }
 
-# Stop every process we started: TERM, a bounded wait, then KILL.
+# Stop every process we started that still runs (still one of this shell's
+# running jobs: so never a recycled PID), with the process group it leads
+# (see start_bg): TERM, a bounded wait, then KILL.
+running_bg()
+{
+    local pid running
+    running=$(jobs -pr) # (not in a pipeline: its subshell has no jobs)
+    running=" $(echo $running) "
+    for pid in "${BG_PIDS[@]}"; do
+        case $running in *" $pid "*) echo "$pid" ;; esac
+    done
+}
+
 stop_all()
 {
-    local pid i alive
-    for pid in "${BG_PIDS[@]}"; do
+    local pid i left
+    left=$(running_bg)
+    for pid in $left; do
+        kill -TERM -- "-$pid" 2>/dev/null
         kill -TERM "$pid" 2>/dev/null
     done
     for i in $(seq 1 30); do
-        alive=0
-        for pid in "${BG_PIDS[@]}"; do
-            kill -0 "$pid" 2>/dev/null && alive=1
-        done
-        [ $alive -eq 0 ] && break
+        left=$(running_bg)
+        [ -z "$left" ] && break
         sleep 0.1
     done
-    for pid in "${BG_PIDS[@]}"; do
+    for pid in $left; do
+        kill -KILL -- "-$pid" 2>/dev/null
         kill -KILL "$pid" 2>/dev/null
+    done
+    for pid in "${BG_PIDS[@]}"; do
         wait "$pid" 2>/dev/null
     done
     BG_PIDS=()
@@ -134,11 +152,17 @@ stop_all()
 
 cleanup()
 {
-    local rc=$? ns
+    local rc=$? ns i
     trap - EXIT
     stop_all
     for ns in "${NAMESPACES[@]}"; do
-        ip netns del "$ns" || echo "$TEST_NAME: could not delete namespace $ns" >&2
+        # Bounded retries: a process just killed may still pin it a moment.
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+            ip netns del "$ns" 2>/dev/null && break
+            ip netns list | grep -qw "^$ns" || break
+            sleep 0.1
+        done
+        ip netns list | grep -qw "^$ns" && echo "$TEST_NAME: could not delete namespace $ns" >&2
     done
     # KEEP_TMP=1 keeps the outputs for a look after a run.
     if [ -n "$TMP" ] && [ -z "${KEEP_TMP:-}" ]; then rm -rf "$TMP"; elif [ -n "$TMP" ]; then echo "outputs kept in $TMP" >&2; fi
@@ -174,13 +198,15 @@ ns_exec()
 # start_bg NS NAME CMD...: run CMD in the background inside NS, stdout to
 # $TMP/NAME.out, stderr to $TMP/NAME.err, stdin from $BG_IN (default
 # /dev/null; BG_IN=file start_bg ... to feed it).  PID in $BG_LAST.
-# Descriptors 5 to 9 are the tests' fifo writers: the child does not get
-# them, so closing one in the test gives its reader EOF.
+# CMD leads its own process group (setsid execs it, keeping the PID), so
+# cleanup stops what CMD started too (a pipeline in bash -c, say) by that
+# PID.  Descriptors 5 to 9 are the tests' fifo writers: the child does not
+# get them, so closing one in the test gives its reader EOF.
 start_bg()
 {
     local ns=$1 name=$2
     shift 2
-    ip netns exec "$ns" "$@" <"${BG_IN:-/dev/null}" >"$TMP/$name.out" 2>"$TMP/$name.err" \
+    ip netns exec "$ns" setsid "$@" <"${BG_IN:-/dev/null}" >"$TMP/$name.out" 2>"$TMP/$name.err" \
         5>&- 6>&- 7>&- 8>&- 9>&- &
     BG_LAST=$!
     BG_PIDS+=("$BG_LAST")
@@ -274,13 +300,6 @@ require_nobody()
 # everywhere and changes nothing outside the namespace.
 WITH_TUN=(sh -c 'mount -t tmpfs -o mode=0755 synack-tun /dev/net &&
     mknod -m "$0" /dev/net/tun c 10 200 && exec "$@"')
-
-# hold_until SECS FILE PATTERN: sleep until FILE has a line matching PATTERN
-# (to keep a pipe open that long); 1 if SECS pass first.
-hold_until()
-{
-    wait_for "$1" grep -q -- "$3" "$2" 2>/dev/null
-}
 
 # fifo NAME FD: make $TMP/NAME a fifo and open it read-write on FD (5 to 9);
 # opening read-write never blocks.  Write to it with >&FD, close it with

@@ -49,23 +49,23 @@ ip -n "$NS" -o addr show dev tapp0 | grep -q "inet $HOST_IP/24" ||
 pass "tapp0 still exists, with its address, after tapnc stopped"
 
 # Attach again, as nobody, and carry a TCP line each way.
-fifo in 5
-BG_IN=$TMP/in start_bg "$NS" listener "${WITH_TUN[@]}" 0666 "${NOBODY[@]}" "$TAPNC" --tap tapp0 -v -l 5050
+fifo to_stack 5
+fifo to_host 6
+BG_IN=$TMP/to_stack start_bg "$NS" listener "${WITH_TUN[@]}" 0666 "${NOBODY[@]}" "$TAPNC" --tap tapp0 -v -l 5050
 LPID=$BG_LAST
 wait_for 5 grep -q 'Listening on' "$TMP/listener.err" || { show "$TMP/listener.err"; fail "second tapnc as nobody did not listen"; }
+BG_IN=$TMP/to_host start_bg "$NS" host nc -n -N "$STACK_IP" 5050
+HPID=$BG_LAST
+echo "from-host" >&6
+wait_for 5 grep -qx from-host "$TMP/listener.out" || { show "$TMP/listener.err" "$TMP/host.err"; fail "line from host did not reach tapnc (nobody) on tapp0"; }
 echo "from-stack" >&5
-# The host keeps its side open until the stack's line arrived (tapnc -l,
-# like nc -l, is done once the peer closed).
-{ echo "from-host"; hold_until 5 "$TMP/host.out" from-stack; } 5>&- |
-    ip netns exec "$NS" timeout 10 nc -n -N "$STACK_IP" 5050 >"$TMP/host.out" 2>"$TMP/host.err" 5>&- &
-HPID=$!
-BG_PIDS+=("$HPID")
-wait_for 5 grep -q from-host "$TMP/listener.out" || { show "$TMP/listener.err" "$TMP/host.err"; fail "line from host did not reach tapnc (nobody) on tapp0"; }
-exec 5>&-
-wait_exit "$HPID" 10 || fail "host nc did not finish"
-grep -qx from-stack "$TMP/host.out" || { show "$TMP/host.out" "$TMP/host.err"; fail "line from tapnc (nobody) did not reach the host"; }
-wait_exit "$LPID" 10 || fail "tapnc -l (nobody) did not exit after the peer closed"
+wait_for 5 grep -qx from-stack "$TMP/host.out" || { show "$TMP/host.out" "$TMP/host.err"; fail "line from tapnc (nobody) did not reach the host"; }
+# The host closes (nc -N: FIN at EOF); tapnc -l, like nc -l, then closes.
+exec 6>&-
+wait_exit "$HPID" 5 || fail "host nc did not finish"
+wait_exit "$LPID" 5 || fail "tapnc -l (nobody) did not exit after the peer closed"
 [ "$EXIT_CODE" -eq 0 ] || { show "$TMP/listener.err"; fail "tapnc -l (nobody) exited $EXIT_CODE"; }
+exec 5>&-
 pass "second attach as nobody: a TCP line each way, clean exit"
 ip -n "$NS" link show tapp0 >/dev/null 2>&1 || fail "tapp0 is gone after the second run"
 pass "tapp0 still exists after the second run"

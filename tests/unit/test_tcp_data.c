@@ -741,6 +741,82 @@ START_TEST(zero_window_after_data)
 }
 END_TEST
 
+static void retries_3(struct sk_config *cfg)
+{
+    cfg->tcp_max_retries = 3;
+    cfg->arp_lifetime_ms = 24 * 3600 * 1000; /* no ARP in the way of long waits */
+}
+
+START_TEST(zero_window_shrunk_under_data)
+{
+    struct fx f;
+    fx_open(&f, retries_3, 3000, 1460);
+    ck_assert_int_eq(sk_send(f.c, stream, 5000), 5000);
+    flush(&f);
+    h_clear(f.h);
+    /* The peer takes the first segment and shrinks its window to zero
+     * under the two still in flight (RFC 9293 3.8.6.2.1: a sender must
+     * be robust against it). */
+    f.pack = f.iss + 1461;
+    f.pwnd = 0;
+    fx_seg(&f, TCP_ACK, NULL, 0);
+    expect_nothing(&f);
+    /* What is in flight cannot be resent into a zero window: the timer
+     * probes instead, and as long as the peer answers the probes the
+     * connection lives on, well past tcp_max_retries timeouts. */
+    for (int k = 0; k < 8; k++) {
+        h_advance(f.h, 60000000);
+        ck_assert_int_eq(sk_conn_state(f.c), SK_ESTABLISHED);
+        ck_assert_int_ge(h_ntcp(f.h), 1);
+        struct tcp_seg g = h_last_tcp(f.h);
+        ck_assert_uint_eq(g.seq, f.iss + 1461);
+        ck_assert_uint_eq(g.len, 1);
+        h_clear(f.h);
+        fx_seg(&f, TCP_ACK, NULL, 0);
+        expect_nothing(&f);
+    }
+    ck_assert_uint_ge(sk_counters(f.h->s)->tcp_window_probes, 8);
+    /* The window opens: everything from SND.UNA goes again. */
+    f.pwnd = 65535;
+    fx_seg(&f, TCP_ACK, NULL, 0);
+    ck_assert_int_ge(h_ntcp(f.h), 1);
+    struct tcp_seg g = out_tcp(f.h, 0);
+    ck_assert_uint_eq(g.seq, f.iss + 1461);
+    ck_assert_uint_eq(g.len, 1460);
+    ck_assert_mem_eq(g.data, stream + 1460, 1460);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(zero_window_unanswered_probes_time_out)
+{
+    struct fx f;
+    fx_open(&f, retries_3, 0, 1460);
+    ck_assert_int_eq(sk_send(f.c, stream, 100), 100);
+    flush(&f);
+    /* Probes at 200, 600 and 1400 ms go unanswered; the fourth expiry
+     * (tcp_max_retries = 3) gives up. */
+    static const uint64_t at[] = {200000, 400000, 800000};
+    for (int k = 0; k < 3; k++) {
+        h_advance(f.h, at[k] - 1);
+        expect_nothing(&f);
+        h_advance(f.h, 1);
+        ck_assert_int_eq(h_ntcp(f.h), 1);
+        ck_assert_uint_eq(h_last_tcp(f.h).len, 1);
+        h_clear(f.h);
+    }
+    ck_assert_int_eq(sk_conn_state(f.c), SK_ESTABLISHED);
+    h_advance(f.h, 1600000);
+    expect_nothing(&f);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_CLOSED);
+    ck_assert_int_eq(sk_conn_error(f.c), SK_ETIMEDOUT);
+    ck_assert(events_of(f.h, f.c) & SK_EV_ERROR);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_window_probes, 3);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_aborts_timeout, 1);
+    fx_free(&f);
+}
+END_TEST
+
 /* ---- across the 2^32 wrap ---- */
 
 /* Sets the clock so that our ISS for the tuple is `target` (RFC 6528:
@@ -900,6 +976,8 @@ int main(void)
     tcase_add_test(snd, zero_window_probe_and_resume);
     tcase_add_test(snd, zero_window_probe_taken);
     tcase_add_test(snd, zero_window_after_data);
+    tcase_add_test(snd, zero_window_shrunk_under_data);
+    tcase_add_test(snd, zero_window_unanswered_probes_time_out);
     suite_add_tcase(s, snd);
     TCase *wrap = tcase_create("wrap");
     tcase_add_test(wrap, passive_across_wrap);
