@@ -163,11 +163,19 @@ static void on_event(struct host *h, sk_conn *c, unsigned ev)
         return;
     }
     switch (st->svc) {
-    case ECHO: serve_echo(d, c); break;
-    case DISCARD: serve_discard(d, c); break;
-    case CHARGEN: serve_chargen(d, c, st); break;
-    case DAYTIME: break;
-    default: break;
+    case ECHO:
+        serve_echo(d, c);
+        break;
+    case DISCARD:
+        serve_discard(d, c);
+        break;
+    case CHARGEN:
+        serve_chargen(d, c, st);
+        break;
+    case DAYTIME:
+        break;
+    default:
+        break;
     }
 }
 

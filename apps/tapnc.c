@@ -293,11 +293,21 @@ int main(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(argc, argv, "hklNp:vw:", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'h': usage(stdout); return 0;
-        case 'k': nc.keep = true; break;
-        case 'l': nc.listen = true; break;
-        case 'N': nc.half_close = true; break;
-        case 'p': pflag = optarg; break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'k':
+            nc.keep = true;
+            break;
+        case 'l':
+            nc.listen = true;
+            break;
+        case 'N':
+            nc.half_close = true;
+            break;
+        case 'p':
+            pflag = optarg;
+            break;
         case 'v':
             nc.verbose = true;
             ho.verbose++;

@@ -52,11 +52,20 @@ void ipv4_input(struct sk_stack *s, const uint8_t *p, size_t len)
     struct ipv4_hdr h;
     s->ctr.ip_in++;
     switch (ipv4_parse(p, len, &h)) {
-    case IPV4_OK: break;
-    case IPV4_TRUNCATED: s->ctr.drop_ip_truncated++; return;
-    case IPV4_BAD_VERSION: s->ctr.drop_ip_version++; return;
-    case IPV4_BAD_IHL: s->ctr.drop_ip_ihl++; return;
-    case IPV4_BAD_CHECKSUM: s->ctr.drop_ip_checksum++; return;
+    case IPV4_OK:
+        break;
+    case IPV4_TRUNCATED:
+        s->ctr.drop_ip_truncated++;
+        return;
+    case IPV4_BAD_VERSION:
+        s->ctr.drop_ip_version++;
+        return;
+    case IPV4_BAD_IHL:
+        s->ctr.drop_ip_ihl++;
+        return;
+    case IPV4_BAD_CHECKSUM:
+        s->ctr.drop_ip_checksum++;
+        return;
     }
     /* Only our unicast address: we run no broadcast or multicast service. */
     if (h.dst != s->cfg.addr) {
@@ -77,8 +86,12 @@ void ipv4_input(struct sk_stack *s, const uint8_t *p, size_t len)
     const uint8_t *payload = p + h.ihl;
     size_t plen = h.total_len - h.ihl;
     switch (h.proto) {
-    case IP_PROTO_ICMP: icmp_input(s, &h, payload, plen); break;
-    case IP_PROTO_TCP: tcp_input(s, &h, payload, plen); break;
+    case IP_PROTO_ICMP:
+        icmp_input(s, &h, payload, plen);
+        break;
+    case IP_PROTO_TCP:
+        tcp_input(s, &h, payload, plen);
+        break;
     default:
         /* RFC 1122 3.2.2.1: protocol unreachable, rate-limited. */
         s->ctr.drop_ip_proto++;

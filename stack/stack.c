@@ -125,9 +125,15 @@ void sk_input(sk_stack *s, const uint8_t *frame, size_t len, uint64_t now)
     const uint8_t *p = frame + ETH_HDR_LEN;
     size_t plen = len - ETH_HDR_LEN;
     switch (eh.type) {
-    case ETHERTYPE_ARP: arp_input(s, &eh, p, plen); break;
-    case ETHERTYPE_IP: ipv4_input(s, p, plen); break;
-    default: s->ctr.drop_eth_type++; break;
+    case ETHERTYPE_ARP:
+        arp_input(s, &eh, p, plen);
+        break;
+    case ETHERTYPE_IP:
+        ipv4_input(s, p, plen);
+        break;
+    default:
+        s->ctr.drop_eth_type++;
+        break;
     }
 }
 

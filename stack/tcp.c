@@ -29,8 +29,7 @@ static const char *const state_names[SK_STATE_COUNT] = {
 
 const char *sk_state_name(int state)
 {
-    if (state < 0 || state >= SK_STATE_COUNT || !state_names[state])
-        return "?";
+    if (state < 0 || state >= SK_STATE_COUNT || !state_names[state]) return "?";
     return state_names[state];
 }
 
@@ -72,8 +71,8 @@ void tcp_free(struct sk_stack *s)
     free(t->heap);
 }
 
-static uint32_t tuple_hash(const struct sk_stack *s, uint32_t laddr, uint16_t lport,
-                           uint32_t raddr, uint16_t rport)
+static uint32_t tuple_hash(const struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                           uint16_t rport)
 {
     uint8_t b[12];
     wr32(b, laddr);
@@ -83,8 +82,7 @@ static uint32_t tuple_hash(const struct sk_stack *s, uint32_t laddr, uint16_t lp
     return (uint32_t)siphash24(s->tcp.hash_key, b, sizeof(b));
 }
 
-uint32_t tcp_isn(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
-                 uint16_t rport)
+uint32_t tcp_isn(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
 {
     /* RFC 6528 section 3: ISN = M + F(localip, localport, remoteip,
      * remoteport, secretkey), M a timer ticking every 4 microseconds and F
@@ -111,8 +109,7 @@ struct sk_tcb *tcb_lookup(struct sk_stack *s, uint32_t laddr, uint16_t lport, ui
 struct sk_tcb *tcb_listener(struct sk_stack *s, uint16_t port)
 {
     for (struct sk_tcb *c = s->tcp.listeners[port % TCP_LISTEN_BUCKETS]; c; c = c->hnext)
-        if (c->lport == port)
-            return c;
+        if (c->lport == port) return c;
     return NULL;
 }
 
@@ -161,12 +158,9 @@ static void heap_fix(struct tcp_table *t, uint32_t i)
     }
     for (;;) {
         uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < t->heap_len && t->heap[l]->deadline < t->heap[m]->deadline)
-            m = l;
-        if (r < t->heap_len && t->heap[r]->deadline < t->heap[m]->deadline)
-            m = r;
-        if (m == i)
-            break;
+        if (l < t->heap_len && t->heap[l]->deadline < t->heap[m]->deadline) m = l;
+        if (r < t->heap_len && t->heap[r]->deadline < t->heap[m]->deadline) m = r;
+        if (m == i) break;
         heap_swap(t, i, m);
         i = m;
     }
@@ -175,8 +169,7 @@ static void heap_fix(struct tcp_table *t, uint32_t i)
 static void heap_remove(struct tcp_table *t, struct sk_tcb *c)
 {
     uint32_t i = c->heap_idx;
-    if (i == HEAP_NONE)
-        return;
+    if (i == HEAP_NONE) return;
     c->heap_idx = HEAP_NONE;
     if (i != --t->heap_len) {
         t->heap[i] = t->heap[t->heap_len];
@@ -189,10 +182,8 @@ void tcb_timer_update(struct sk_tcb *c)
 {
     struct tcp_table *t = &c->stack->tcp;
     uint64_t d = UINT64_MAX;
-    if (c->rtx_deadline)
-        d = c->rtx_deadline;
-    if (c->tw_deadline)
-        d = min_u64(d, c->tw_deadline);
+    if (c->rtx_deadline) d = c->rtx_deadline;
+    if (c->tw_deadline) d = min_u64(d, c->tw_deadline);
     if (d == UINT64_MAX) {
         heap_remove(t, c);
         return;
@@ -237,11 +228,9 @@ void tcp_timers(struct sk_stack *s)
 struct sk_tcb *tcb_new(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                        uint16_t rport)
 {
-    if (s->tcp.ntcbs >= s->cfg.tcp_max_conns)
-        return NULL;
+    if (s->tcp.ntcbs >= s->cfg.tcp_max_conns) return NULL;
     struct sk_tcb *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     if (rport && (ring_init(&c->sndq, s->cfg.tcp_sndbuf) < 0 ||
                   ring_init(&c->rcvq, s->cfg.tcp_rcvbuf) < 0)) {
         ring_free(&c->sndq);
@@ -298,8 +287,7 @@ __attribute__((noinline)) void tcp_set_state(struct sk_tcb *c, int state)
     c->state = state;
     struct sk_stack *s = c->stack;
     /* Held against the diagram of tcp_states.c: a change not in it is a bug. */
-    if (old != state && !sk_tcp_transition_known(old, state))
-        s->ctr.tcp_bad_transitions++;
+    if (old != state && !sk_tcp_transition_known(old, state)) s->ctr.tcp_bad_transitions++;
     if (s->cfg.on_state && old != state) {
         struct sk_state_change ch = {.conn = c,
                                      .laddr = c->laddr,
@@ -315,24 +303,20 @@ __attribute__((noinline)) void tcp_set_state(struct sk_tcb *c, int state)
 
 void tcb_event(struct sk_tcb *c, unsigned ev)
 {
-    if (!c->app_owned)
-        return;
+    if (!c->app_owned) return;
     c->ev_pending |= ev;
-    if (!list_linked(&c->ev_link))
-        list_add_tail(&c->stack->tcp.events, &c->ev_link);
+    if (!list_linked(&c->ev_link)) list_add_tail(&c->stack->tcp.events, &c->ev_link);
 }
 
 void tcb_want_output(struct sk_tcb *c)
 {
-    if (!list_linked(&c->flush_link))
-        list_add_tail(&c->stack->tcp.flush, &c->flush_link);
+    if (!list_linked(&c->flush_link)) list_add_tail(&c->stack->tcp.flush, &c->flush_link);
 }
 
 void tcb_close(struct sk_tcb *c, int error)
 {
     bool was_open = c->state != SK_CLOSED && c->state != SK_TIME_WAIT;
-    if (error && !c->error)
-        c->error = error;
+    if (error && !c->error) c->error = error;
     c->rtx_deadline = c->tw_deadline = 0;
     heap_remove(&c->stack->tcp, c);
     list_del(&c->flush_link);
@@ -380,15 +364,12 @@ sk_conn *sk_listen(sk_stack *s, uint16_t port, unsigned backlog, int *err)
 {
     int e = SK_EINVAL;
     struct sk_tcb *c = NULL;
-    if (port == 0)
-        goto out;
+    if (port == 0) goto out;
     e = SK_EADDRINUSE;
-    if (tcb_listener(s, port))
-        goto out;
+    if (tcb_listener(s, port)) goto out;
     e = SK_ENOMEM;
     c = tcb_new(s, s->cfg.addr, port, 0, 0);
-    if (!c)
-        goto out;
+    if (!c) goto out;
     e = 0;
     c->backlog = backlog ? backlog : 128;
     c->app_owned = true;
@@ -396,15 +377,13 @@ sk_conn *sk_listen(sk_stack *s, uint16_t port, unsigned backlog, int *err)
     tcp_set_state(c, SK_LISTEN);
     tcb_hash_insert(c);
 out:
-    if (err)
-        *err = e;
+    if (err) *err = e;
     return c;
 }
 
 sk_conn *sk_accept(sk_conn *l)
 {
-    if (!l || l->state != SK_LISTEN || list_empty(&l->acceptq))
-        return NULL;
+    if (!l || l->state != SK_LISTEN || list_empty(&l->acceptq)) return NULL;
     struct sk_tcb *c = container_of(l->acceptq.next, struct sk_tcb, q_link);
     list_del(&c->q_link);
     l->acceptq_len--;
@@ -413,10 +392,8 @@ sk_conn *sk_accept(sk_conn *l)
     c->app_owned = true;
     /* What happened before the app took it. */
     unsigned ev = SK_EV_WRITABLE;
-    if (c->rcvq.len)
-        ev |= SK_EV_READABLE;
-    if (c->fin_received)
-        ev |= SK_EV_PEER_CLOSED | SK_EV_READABLE;
+    if (c->rcvq.len) ev |= SK_EV_READABLE;
+    if (c->fin_received) ev |= SK_EV_PEER_CLOSED | SK_EV_READABLE;
     tcb_event(c, ev);
     return c;
 }
@@ -427,11 +404,9 @@ sk_conn *sk_connect(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport,
     int e = SK_EINVAL;
     struct sk_tcb *c = NULL;
     s->now = now;
-    if (rport == 0 || raddr == 0 || raddr == s->cfg.addr)
-        goto out;
+    if (rport == 0 || raddr == 0 || raddr == s->cfg.addr) goto out;
     e = SK_ENOROUTE;
-    if (!sk_on_link(s, raddr) && !s->cfg.gateway)
-        goto out;
+    if (!sk_on_link(s, raddr) && !s->cfg.gateway) goto out;
     e = SK_EADDRINUSE;
     if (lport == 0) {
         /* A random ephemeral port (RFC 6056 section 3.3.1), a bounded search. */
@@ -439,18 +414,15 @@ sk_conn *sk_connect(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport,
             uint16_t r;
             s->cfg.random(s->cfg.random_ctx, &r, sizeof(r));
             uint16_t p = (uint16_t)(49152 + r % 16384);
-            if (!tcb_lookup(s, s->cfg.addr, p, raddr, rport) && !tcb_listener(s, p))
-                lport = p;
+            if (!tcb_lookup(s, s->cfg.addr, p, raddr, rport) && !tcb_listener(s, p)) lport = p;
         }
-        if (lport == 0)
-            goto out;
+        if (lport == 0) goto out;
     } else if (tcb_lookup(s, s->cfg.addr, lport, raddr, rport)) {
         goto out;
     }
     e = SK_ENOMEM;
     c = tcb_new(s, s->cfg.addr, lport, raddr, rport);
-    if (!c)
-        goto out;
+    if (!c) goto out;
     e = 0;
     c->app_owned = true;
     c->iss = tcp_isn(s, c->laddr, lport, raddr, rport);
@@ -462,8 +434,7 @@ sk_conn *sk_connect(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport,
     s->ctr.tcp_active_opens++;
     tcb_want_output(c);
 out:
-    if (err)
-        *err = e;
+    if (err) *err = e;
     return c;
 }
 
@@ -473,36 +444,34 @@ static bool can_send(const struct sk_tcb *c)
     case SK_SYN_SENT:
     case SK_SYN_RECEIVED:
     case SK_ESTABLISHED:
-    case SK_CLOSE_WAIT: return !c->fin_queued;
-    default: return false;
+    case SK_CLOSE_WAIT:
+        return !c->fin_queued;
+    default:
+        return false;
     }
 }
 
 long sk_send(sk_conn *c, const void *buf, size_t len)
 {
-    if (c->error)
-        return -c->error;
-    if (c->state == SK_LISTEN)
-        return -SK_EINVAL;
-    if (!can_send(c))
-        return -SK_EPIPE;
-    if (len > UINT32_MAX)
-        len = UINT32_MAX;
+    if (c->error) return -c->error;
+    if (c->state == SK_LISTEN) return -SK_EINVAL;
+    if (!can_send(c)) return -SK_EPIPE;
+    if (len > UINT32_MAX) len = UINT32_MAX;
     uint32_t n = ring_write(&c->sndq, buf, (uint32_t)len);
-    if (n == 0)
-        return len ? -SK_EAGAIN : 0;
+    if (n == 0) return len ? -SK_EAGAIN : 0;
     tcb_want_output(c);
     return n;
 }
 
-size_t sk_send_space(const sk_conn *c) { return can_send(c) ? ring_space(&c->sndq) : 0; }
+size_t sk_send_space(const sk_conn *c)
+{
+    return can_send(c) ? ring_space(&c->sndq) : 0;
+}
 
 long sk_recv(sk_conn *c, void *buf, size_t len)
 {
-    if (c->state == SK_LISTEN)
-        return -SK_EINVAL;
-    if (len > UINT32_MAX)
-        len = UINT32_MAX;
+    if (c->state == SK_LISTEN) return -SK_EINVAL;
+    if (len > UINT32_MAX) len = UINT32_MAX;
     uint32_t before = tcp_rcv_window(c);
     uint32_t n = ring_read(&c->rcvq, buf, (uint32_t)len);
     if (n) {
@@ -520,20 +489,16 @@ long sk_recv(sk_conn *c, void *buf, size_t len)
         }
         return n;
     }
-    if (c->fin_received)
-        return 0;
-    if (c->error)
-        return -c->error;
-    if (c->state == SK_CLOSED)
-        return 0;
+    if (c->fin_received) return 0;
+    if (c->error) return -c->error;
+    if (c->state == SK_CLOSED) return 0;
     return -SK_EAGAIN;
 }
 
 /* RFC 9293 3.10.4 CLOSE, the sending half. */
 int sk_shutdown(sk_conn *c)
 {
-    if (c->fin_queued)
-        return 0;
+    if (c->fin_queued) return 0;
     switch (c->state) {
     case SK_SYN_SENT:
     case SK_SYN_RECEIVED:
@@ -552,8 +517,10 @@ int sk_shutdown(sk_conn *c)
         tcp_set_state(c, SK_LAST_ACK);
         tcb_want_output(c);
         return 0;
-    case SK_LISTEN: return -SK_EINVAL;
-    default: return c->error ? -c->error : -SK_ENOTCONN;
+    case SK_LISTEN:
+        return -SK_EINVAL;
+    default:
+        return c->error ? -c->error : -SK_ENOTCONN;
     }
 }
 
@@ -564,8 +531,7 @@ static void close_listener(struct sk_tcb *l)
     for (int q = 0; q < 2; q++)
         while (!list_empty(queues[q])) {
             struct sk_tcb *c = container_of(queues[q]->next, struct sk_tcb, q_link);
-            tcp_send_rst(c->stack, c->laddr, c->lport, c->raddr, c->rport, c->snd_nxt, 0,
-                         TCP_RST);
+            tcp_send_rst(c->stack, c->laddr, c->lport, c->raddr, c->rport, c->snd_nxt, 0, TCP_RST);
             tcb_free(c);
         }
     tcb_free(l);
@@ -582,22 +548,29 @@ static void reset_conn(struct sk_tcb *c)
         /* RFC 9293 3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> */
         tcp_send_rst(c->stack, c->laddr, c->lport, c->raddr, c->rport, c->snd_nxt, 0, TCP_RST);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
 void sk_close(sk_conn *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     c->stack->tcp.cause[0] = '\0';
     c->app_owned = false;
     list_del(&c->ev_link);
     switch (c->state) {
-    case SK_LISTEN: close_listener(c); return;
-    case SK_CLOSED: tcb_free(c); return;
-    case SK_SYN_SENT: tcb_close(c, 0); return;
-    default: break;
+    case SK_LISTEN:
+        close_listener(c);
+        return;
+    case SK_CLOSED:
+        tcb_free(c);
+        return;
+    case SK_SYN_SENT:
+        tcb_close(c, 0);
+        return;
+    default:
+        break;
     }
     if (c->rcvq.len) {
         /* RFC 1122 4.2.2.13: closing with unread data resets, so the peer
@@ -607,8 +580,7 @@ void sk_close(sk_conn *c)
         return;
     }
     sk_shutdown(c);
-    if (c->state == SK_FIN_WAIT_2)
-        tcb_orphan_timeout(c);
+    if (c->state == SK_FIN_WAIT_2) tcb_orphan_timeout(c);
 }
 
 void tcb_orphan_timeout(struct sk_tcb *c)
@@ -624,8 +596,7 @@ void tcb_orphan_timeout(struct sk_tcb *c)
 
 void sk_abort(sk_conn *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     c->stack->tcp.cause[0] = '\0';
     if (c->state == SK_LISTEN) {
         c->app_owned = false;
@@ -641,22 +612,30 @@ void sk_abort(sk_conn *c)
         tcb_close(c, SK_ECONNABORTED);
 }
 
-int sk_conn_state(const sk_conn *c) { return c->state; }
-int sk_conn_error(const sk_conn *c) { return c->error; }
-void sk_conn_set_user(sk_conn *c, void *user) { c->user = user; }
-void *sk_conn_user(const sk_conn *c) { return c->user; }
+int sk_conn_state(const sk_conn *c)
+{
+    return c->state;
+}
+int sk_conn_error(const sk_conn *c)
+{
+    return c->error;
+}
+void sk_conn_set_user(sk_conn *c, void *user)
+{
+    c->user = user;
+}
+void *sk_conn_user(const sk_conn *c)
+{
+    return c->user;
+}
 
 void sk_conn_endpoints(const sk_conn *c, uint32_t *laddr, uint16_t *lport, uint32_t *raddr,
                        uint16_t *rport)
 {
-    if (laddr)
-        *laddr = c->laddr;
-    if (lport)
-        *lport = c->lport;
-    if (raddr)
-        *raddr = c->raddr;
-    if (rport)
-        *rport = c->rport;
+    if (laddr) *laddr = c->laddr;
+    if (lport) *lport = c->lport;
+    if (raddr) *raddr = c->raddr;
+    if (rport) *rport = c->rport;
 }
 
 void sk_conn_info(const sk_conn *c, struct sk_conn_info *i)

@@ -23,19 +23,19 @@ struct ipv4_hdr;
 #define TCP_ECE     0x40
 #define TCP_CWR     0x80
 
-#define TCP_DEFAULT_MSS   536 /* RFC 9293 3.7.1: assumed when the peer sends none */
-#define TCP_MAX_WINDOW    65535 /* no window scaling yet */
-#define TCP_OOO_MAX       16  /* out-of-order ranges held per connection */
-#define TCP_RTO_INITIAL   1000000 /* RFC 6298 2.1: 1 s */
-#define TCP_RTO_FALLBACK  3000000 /* RFC 6298 5.7: after a SYN was sent again */
+#define TCP_DEFAULT_MSS    536     /* RFC 9293 3.7.1: assumed when the peer sends none */
+#define TCP_MAX_WINDOW     65535   /* no window scaling yet */
+#define TCP_OOO_MAX        16      /* out-of-order ranges held per connection */
+#define TCP_RTO_INITIAL    1000000 /* RFC 6298 2.1: 1 s */
+#define TCP_RTO_FALLBACK   3000000 /* RFC 6298 5.7: after a SYN was sent again */
 #define TCP_LISTEN_BUCKETS 64
 /* RFC 5961 section 7: challenge ACKs are rate-limited; per stack, per second. */
 #define TCP_CHALLENGE_PER_SEC 100
 
 /* Options of a segment, parsed (RFC 9293 3.2; 7323; 2018). */
 struct tcp_opts {
-    uint16_t mss;    /* 0: absent */
-    int8_t wscale;   /* -1: absent */
+    uint16_t mss;  /* 0: absent */
+    int8_t wscale; /* -1: absent */
     bool sack_ok;
     bool ts;
     uint32_t tsval, tsecr;
@@ -91,16 +91,16 @@ struct sk_tcb {
     struct ooo_range ooo[TCP_OOO_MAX];
     uint8_t n_ooo;
 
-    bool fin_queued;    /* the app closed its side: FIN follows the queued data */
-    bool fin_sent;      /* our FIN went out at fin_seq (it may be resent) */
+    bool fin_queued; /* the app closed its side: FIN follows the queued data */
+    bool fin_sent;   /* our FIN went out at fin_seq (it may be resent) */
     uint32_t fin_seq;
-    bool fin_received;  /* the peer's FIN is processed (rcv_nxt counts it) */
-    bool ooo_fin;       /* a FIN at ooo_fin_seq waits for the gap before it */
+    bool fin_received; /* the peer's FIN is processed (rcv_nxt counts it) */
+    bool ooo_fin;      /* a FIN at ooo_fin_seq waits for the gap before it */
     uint32_t ooo_fin_seq;
-    bool ack_now;       /* an ACK is owed; sent at the next flush */
-    bool persist;       /* the timer probes a zero window instead of retransmitting */
-    bool passive;       /* opened by a listener: a RST in SYN_RECEIVED frees it */
-    bool in_acceptq;    /* in the parent's accept queue, not its SYN queue */
+    bool ack_now;    /* an ACK is owed; sent at the next flush */
+    bool persist;    /* the timer probes a zero window instead of retransmitting */
+    bool passive;    /* opened by a listener: a RST in SYN_RECEIVED frees it */
+    bool in_acceptq; /* in the parent's accept queue, not its SYN queue */
 
     /* Round-trip time and retransmission (RFC 6298). */
     uint32_t srtt_us, rttvar_us, rto_us;
@@ -108,10 +108,10 @@ struct sk_tcb {
     bool rtt_timing; /* measuring the segment that ends at rtt_seq */
     uint32_t rtt_seq;
     uint64_t rtt_start;
-    uint32_t backoff;     /* consecutive timeouts without progress */
+    uint32_t backoff;           /* consecutive timeouts without progress */
     uint32_t probes_unanswered; /* zero-window probes since the peer last spoke */
-    uint32_t retransmits; /* segments retransmitted, for ss-like output */
-    uint32_t cwnd, ssthresh; /* RFC 5681 */
+    uint32_t retransmits;       /* segments retransmitted, for ss-like output */
+    uint32_t cwnd, ssthresh;    /* RFC 5681 */
 
     /* Timers, absolute microseconds; 0 when off.  `deadline` is the earliest,
      * the key of the stack's timer heap. */

@@ -108,7 +108,9 @@ const char *ip_str(uint32_t addr, char buf[16])
 int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *prog)
 {
     switch (id) {
-    case OPT_TAP: o->tap = arg; return 1;
+    case OPT_TAP:
+        o->tap = arg;
+        return 1;
     case OPT_ADDR:
     case OPT_HOST_ADDR: {
         bool host = id == OPT_HOST_ADDR;
@@ -131,12 +133,23 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
         o->mtu = (uint16_t)v;
         return 1;
     }
-    case OPT_TRACE: o->trace = true; return 1;
-    case OPT_STATES: o->states = true; return 1;
-    case OPT_PCAP: o->pcap = arg; return 1;
-    case OPT_LADDER: o->ladder = true; return 1;
-    case OPT_LADDER_SVG: o->ladder_svg = arg; return 1;
-    default: return 0;
+    case OPT_TRACE:
+        o->trace = true;
+        return 1;
+    case OPT_STATES:
+        o->states = true;
+        return 1;
+    case OPT_PCAP:
+        o->pcap = arg;
+        return 1;
+    case OPT_LADDER:
+        o->ladder = true;
+        return 1;
+    case OPT_LADDER_SVG:
+        o->ladder_svg = arg;
+        return 1;
+    default:
+        return 0;
     }
 }
 

@@ -168,7 +168,9 @@ static void tcp_options(struct out *o, const uint8_t *p, size_t len, uint32_t sa
             else
                 put(o, "wscale [bad length %u]", olen);
             break;
-        case 4: put(o, "sackOK"); break;
+        case 4:
+            put(o, "sackOK");
+            break;
         case 5:
             if (dlen % 8) {
                 put(o, "sack [bad length %u]", olen);
@@ -282,7 +284,9 @@ static void ipv4_line(struct out *o, struct trace_state *ts, const uint8_t *p, s
         return;
     }
     switch (p[9]) {
-    case 6: tcp_line(o, ts, sa, da, pl, plen); return;
+    case 6:
+        tcp_line(o, ts, sa, da, pl, plen);
+        return;
     case 1:
         put_ip(o, sa);
         put(o, " > ");
@@ -299,7 +303,8 @@ static void ipv4_line(struct out *o, struct trace_state *ts, const uint8_t *p, s
             return;
         }
         break;
-    default: break;
+    default:
+        break;
     }
     put_ip(o, sa);
     put(o, " > ");

@@ -210,7 +210,7 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(tcp_failed_opens, "connection attempts failed")                                              \
     X(tcp_resets, "connections reset by the peer")                                                 \
     X(tcp_aborts_timeout, "connections aborted: retransmissions exhausted")                        \
-    X(tcp_established, "connections that reached ESTABLISHED")                                    \
+    X(tcp_established, "connections that reached ESTABLISHED")                                     \
     X(tcp_bad_transitions, "state changes not in the state diagram (a bug if not 0)")
 
 struct sk_counters {

@@ -25,17 +25,14 @@ static uint32_t rnd(void)
  * (half the time; the other half tests the checksum checks). */
 static void fix_checksums(uint8_t *f, size_t len)
 {
-    if (len < ETH_HDR_LEN + IP_HDR_LEN || rd16(f + 12) != ETHERTYPE_IP)
-        return;
+    if (len < ETH_HDR_LEN + IP_HDR_LEN || rd16(f + 12) != ETHERTYPE_IP) return;
     uint8_t *ip = f + ETH_HDR_LEN;
     size_t ihl = (size_t)(ip[0] & 15) * 4;
     size_t tot = rd16(ip + 2);
-    if (ihl < IP_HDR_LEN || ihl > len - ETH_HDR_LEN)
-        return;
+    if (ihl < IP_HDR_LEN || ihl > len - ETH_HDR_LEN) return;
     wr16(ip + 10, 0);
     wr16(ip + 10, csum(ip, ihl));
-    if (tot < ihl || tot > len - ETH_HDR_LEN || ip[9] != IP_PROTO_TCP || tot - ihl < 20)
-        return;
+    if (tot < ihl || tot > len - ETH_HDR_LEN || ip[9] != IP_PROTO_TCP || tot - ihl < 20) return;
     uint8_t *t = ip + ihl;
     size_t tl = tot - ihl;
     wr16(t + 16, 0);
@@ -55,8 +52,7 @@ static void mutate(uint8_t *f, size_t *len)
         *len = rnd() % (*len + 1);
         break;
     case 2: /* random TCP flags */
-        if (*len > ETH_HDR_LEN + IP_HDR_LEN + 13)
-            f[ETH_HDR_LEN + IP_HDR_LEN + 13] = (uint8_t)rnd();
+        if (*len > ETH_HDR_LEN + IP_HDR_LEN + 13) f[ETH_HDR_LEN + IP_HDR_LEN + 13] = (uint8_t)rnd();
         break;
     case 3: /* random data offset and options bytes */
         if (*len > ETH_HDR_LEN + IP_HDR_LEN + 40) {
@@ -75,8 +71,7 @@ static void mutate(uint8_t *f, size_t *len)
             f[ETH_HDR_LEN + rnd() % IP_HDR_LEN] = (uint8_t)rnd();
         break;
     }
-    if (rnd() & 1)
-        fix_checksums(f, *len);
+    if (rnd() & 1) fix_checksums(f, *len);
 }
 
 START_TEST(random_mutations_never_crash)
@@ -98,27 +93,43 @@ START_TEST(random_mutations_never_crash)
         switch (rnd() % 5) {
         case 0: {
             /* A clean handshake, so that mutations also hit live connections. */
-            h_send(h, &(struct h_seg){.sport = port, .dport = 5050, .seq = seq, .flags = TCP_SYN,
-                                      .wnd = 65535, .mss = 1460});
+            h_send(h, &(struct h_seg){.sport = port,
+                                      .dport = 5050,
+                                      .seq = seq,
+                                      .flags = TCP_SYN,
+                                      .wnd = 65535,
+                                      .mss = 1460});
             struct tcp_seg g;
             if (h->nout && h_out_tcp(h, h->nout - 1, &g) && g.flags == (TCP_SYN | TCP_ACK)) {
                 iss[pi] = g.seq;
-                h_send(h, &(struct h_seg){.sport = port, .dport = 5050, .seq = seq + 1,
-                                          .ack = g.seq + 1, .flags = TCP_ACK, .wnd = 65535});
+                h_send(h, &(struct h_seg){.sport = port,
+                                          .dport = 5050,
+                                          .seq = seq + 1,
+                                          .ack = g.seq + 1,
+                                          .flags = TCP_ACK,
+                                          .wnd = 65535});
             }
-            len = h_tcp(f, &(struct h_seg){.sport = port, .dport = 5050, .seq = seq + 1,
-                                           .ack = iss[pi] + 1, .flags = TCP_ACK | TCP_PSH,
-                                           .wnd = 65535, .data = data, .len = 100});
+            len = h_tcp(f, &(struct h_seg){.sport = port,
+                                           .dport = 5050,
+                                           .seq = seq + 1,
+                                           .ack = iss[pi] + 1,
+                                           .flags = TCP_ACK | TCP_PSH,
+                                           .wnd = 65535,
+                                           .data = data,
+                                           .len = 100});
             break;
         }
         case 1:
         case 2: {
             /* A segment for one of the connections, near its window. */
             uint8_t fl = (uint8_t)(TCP_ACK | (rnd() % 4 == 0 ? TCP_FIN : 0) | TCP_PSH);
-            len = h_tcp(f, &(struct h_seg){.sport = port, .dport = 5050,
+            len = h_tcp(f, &(struct h_seg){.sport = port,
+                                           .dport = 5050,
                                            .seq = seq + 1 + rnd() % 3000,
-                                           .ack = iss[pi] + 1 + rnd() % 2000, .flags = fl,
-                                           .wnd = (uint16_t)rnd(), .data = data,
+                                           .ack = iss[pi] + 1 + rnd() % 2000,
+                                           .flags = fl,
+                                           .wnd = (uint16_t)rnd(),
+                                           .data = data,
                                            .len = rnd() % sizeof(data)});
             break;
         }
@@ -147,8 +158,7 @@ START_TEST(random_mutations_never_crash)
             else
                 sk_abort(c);
         }
-        if (round % 64 == 0)
-            h_advance(h, rnd() % 3000000);
+        if (round % 64 == 0) h_advance(h, rnd() % 3000000);
         h_clear(h);
     }
     sk_close(l);

@@ -181,7 +181,8 @@ static void expect_ack(struct fx *f, uint32_t seq)
 static void fx_to_state(struct fx *f, int state)
 {
     switch (state) {
-    case SK_ESTABLISHED: break;
+    case SK_ESTABLISHED:
+        break;
     case SK_FIN_WAIT_1:
         ck_assert_int_eq(sk_shutdown(f->c), 0);
         flush(f);
@@ -191,7 +192,9 @@ static void fx_to_state(struct fx *f, int state)
         f->pack = f->iss + 2;
         fx_seg(f, TCP_ACK, NULL, 0);
         break;
-    case SK_CLOSE_WAIT: fx_seg(f, TCP_FIN | TCP_ACK, NULL, 0); break;
+    case SK_CLOSE_WAIT:
+        fx_seg(f, TCP_FIN | TCP_ACK, NULL, 0);
+        break;
     case SK_CLOSING:
         fx_to_state(f, SK_FIN_WAIT_1);
         fx_seg(f, TCP_FIN | TCP_ACK, NULL, 0); /* does not ACK our FIN */
@@ -205,7 +208,8 @@ static void fx_to_state(struct fx *f, int state)
         fx_to_state(f, SK_FIN_WAIT_2);
         fx_seg(f, TCP_FIN | TCP_ACK, NULL, 0);
         break;
-    default: ck_abort_msg("no path to %s", sk_state_name(state));
+    default:
+        ck_abort_msg("no path to %s", sk_state_name(state));
     }
     ck_assert_int_eq(sk_conn_state(f->c), state);
     events_of(f->h, f->c);
