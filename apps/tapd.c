@@ -50,13 +50,15 @@ static void serve_echo(struct tapd *d, sk_conn *c)
 {
     for (int i = 0; i < 1024; i++) { /* bounded per event */
         size_t room = sk_send_space(c);
-        if (room == 0) return; /* wait for SK_EV_WRITABLE: nothing is read that cannot be sent */
+        if (room == 0)
+            return; /* wait for SK_EV_WRITABLE: nothing is read that cannot be sent */
         long n = sk_recv(c, buf, room < sizeof(buf) ? room : sizeof(buf));
         if (n > 0) {
             sk_send(c, buf, (size_t)n);
             continue;
         }
-        if (n == 0 || n != -SK_EAGAIN) finish(d, c);
+        if (n == 0 || n != -SK_EAGAIN)
+            finish(d, c);
         return;
     }
 }
@@ -66,8 +68,10 @@ static void serve_discard(struct tapd *d, sk_conn *c)
 {
     for (int i = 0; i < 1024; i++) {
         long n = sk_recv(c, buf, sizeof(buf));
-        if (n > 0) continue;
-        if (n == 0 || n != -SK_EAGAIN) finish(d, c);
+        if (n > 0)
+            continue;
+        if (n == 0 || n != -SK_EAGAIN)
+            finish(d, c);
         return;
     }
 }
@@ -103,7 +107,8 @@ static void serve_chargen(struct tapd *d, sk_conn *c, struct conn_state *st)
         size_t k = room < sizeof(buf) ? room : sizeof(buf);
         chargen_fill(st, buf, k);
         long w = sk_send(c, buf, k);
-        if (w <= 0) break;
+        if (w <= 0)
+            break;
         room -= (size_t)w;
     }
 }
@@ -140,7 +145,8 @@ static void accept_all(struct tapd *d, enum service svc)
             fprintf(stderr, "tapd: %s connection from %s %u\n", services[svc].name, ip_str(ra, a),
                     rp);
         }
-        if (svc == DAYTIME) serve_daytime(d, c);
+        if (svc == DAYTIME)
+            serve_daytime(d, c);
     }
 }
 
@@ -220,8 +226,10 @@ int main(int argc, char **argv)
             d.enabled[ch - OPT_NO] = false;
         } else {
             int r = host_opts_parse(&ho, ch, optarg, "tapd");
-            if (r == 1) continue;
-            if (r == 0) usage(stderr);
+            if (r == 1)
+                continue;
+            if (r == 0)
+                usage(stderr);
             return 1;
         }
     }
@@ -231,13 +239,15 @@ int main(int argc, char **argv)
         return 1;
     }
     struct host h;
-    if (host_up(&h, &ho, "tapd") < 0) return 1;
+    if (host_up(&h, &ho, "tapd") < 0)
+        return 1;
     d.h = &h;
     h.app = &d;
     h.on_event = on_event;
     int n = 0;
     for (int s = 0; s < NSERVICES; s++) {
-        if (!d.enabled[s]) continue;
+        if (!d.enabled[s])
+            continue;
         int e;
         d.listeners[s] = sk_listen(h.stack, services[s].port, 1024, &e);
         if (!d.listeners[s]) {
@@ -253,7 +263,8 @@ int main(int argc, char **argv)
                     services[s].port);
         }
     }
-    if (n == 0) fprintf(stderr, "tapd: every service is off; answering ping only\n");
+    if (n == 0)
+        fprintf(stderr, "tapd: every service is off; answering ping only\n");
     int code = host_run(&h);
     if (d.verbose) {
         fprintf(stderr, "tapd: served %llu connections\n", (unsigned long long)d.served);

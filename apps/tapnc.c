@@ -70,7 +70,8 @@ static int parse_port(const char *s, uint16_t *port)
 
 static int add_conn(struct nc *nc, sk_conn *c)
 {
-    if (nc->nconns == MAX_CONNS) return -1;
+    if (nc->nconns == MAX_CONNS)
+        return -1;
     nc->conns[nc->nconns++] = c;
     return 0;
 }
@@ -88,7 +89,8 @@ static void drop_conn(struct nc *nc, sk_conn *c)
 /* True when nothing more will happen: time to close and exit. */
 static bool finished(struct nc *nc)
 {
-    if (nc->listen) return !nc->keep && nc->served && nc->nconns == 0;
+    if (nc->listen)
+        return !nc->keep && nc->served && nc->nconns == 0;
     return nc->connected && nc->nconns == 0;
 }
 
@@ -98,7 +100,8 @@ static void stdin_interest(struct nc *nc)
      * read that cannot be sent, so nothing is lost. */
     bool want = !nc->stdin_done && nc->nconns > 0;
     for (int i = 0; want && i < nc->nconns; i++)
-        if (sk_send_space(nc->conns[i]) == 0) want = false;
+        if (sk_send_space(nc->conns[i]) == 0)
+            want = false;
     host_watch_events(nc->h, STDIN_FILENO, want ? POLLIN : 0);
 }
 
@@ -107,7 +110,8 @@ static void write_all(int fd, const uint8_t *p, size_t n)
     while (n) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             if (errno == EAGAIN) {
                 struct pollfd pf = {.fd = fd, .events = POLLOUT};
                 poll(&pf, 1, 1000);
@@ -129,14 +133,16 @@ static void on_stdin(struct host *h, void *ctx, int fd, short rev)
     size_t room = sizeof(buf);
     for (int i = 0; i < nc->nconns; i++) {
         size_t s = sk_send_space(nc->conns[i]);
-        if (s < room) room = s;
+        if (s < room)
+            room = s;
     }
     if (room == 0 || nc->nconns == 0) {
         stdin_interest(nc);
         return;
     }
     ssize_t n = read(fd, buf, room);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
     if (n <= 0) {
         nc->stdin_done = true;
         host_watch_events(nc->h, fd, 0);
@@ -179,10 +185,12 @@ static void read_conn(struct nc *nc, sk_conn *c)
         if (n == 0) {
             /* The peer closed.  Like nc: in listen mode, or once stdin is
              * done too, we are finished with this connection. */
-            if (nc->listen || nc->stdin_done || sk_conn_state(c) == SK_CLOSED) drop_conn(nc, c);
+            if (nc->listen || nc->stdin_done || sk_conn_state(c) == SK_CLOSED)
+                drop_conn(nc, c);
             return;
         }
-        if (n != -SK_EAGAIN) conn_failed(nc, c, (int)-n);
+        if (n != -SK_EAGAIN)
+            conn_failed(nc, c, (int)-n);
         return;
     }
 }
@@ -201,7 +209,8 @@ static void on_event(struct host *h, sk_conn *c, unsigned ev)
             uint32_t ra;
             uint16_t rp;
             sk_conn_endpoints(n, NULL, NULL, &ra, &rp);
-            if (nc->verbose) fprintf(stderr, "Connection received on %s %u\n", ip_str(ra, a), rp);
+            if (nc->verbose)
+                fprintf(stderr, "Connection received on %s %u\n", ip_str(ra, a), rp);
             nc->last_activity = host_now();
             if (!nc->keep) {
                 /* nc serves one connection: stop listening (later SYNs get RST). */
@@ -233,7 +242,8 @@ static void on_event(struct host *h, sk_conn *c, unsigned ev)
 static void count_busy(void *ctx, const sk_conn *c)
 {
     int st = sk_conn_state(c);
-    if (st != SK_CLOSED && st != SK_TIME_WAIT && st != SK_LISTEN) *(bool *)ctx = true;
+    if (st != SK_CLOSED && st != SK_TIME_WAIT && st != SK_LISTEN)
+        *(bool *)ctx = true;
 }
 
 /* Connections still closing (FIN not yet acknowledged, and so on). */
@@ -249,7 +259,8 @@ static void on_tick(struct host *h, uint64_t now)
     struct nc *nc = h->app;
     h->app_deadline = now + 50000;
     if (nc->lingering) {
-        if (!stack_busy(h->stack) || now >= nc->linger_until) host_stop(h, nc->status);
+        if (!stack_busy(h->stack) || now >= nc->linger_until)
+            host_stop(h, nc->status);
         return;
     }
     if (nc->wait_s && now - nc->last_activity >= (uint64_t)nc->wait_s * 1000000) {
@@ -264,11 +275,13 @@ static void on_tick(struct host *h, uint64_t now)
         /* Idle: close every connection (nc -w). */
         while (nc->nconns)
             drop_conn(nc, nc->conns[0]);
-        if (nc->listen) nc->served = true, nc->keep = false;
+        if (nc->listen)
+            nc->served = true, nc->keep = false;
     }
     if (finished(nc)) {
         /* Close what is left, then let the FINs be acknowledged. */
-        if (nc->listener) sk_close(nc->listener);
+        if (nc->listener)
+            sk_close(nc->listener);
         nc->listener = NULL;
         nc->lingering = true;
         nc->linger_until = now + LINGER_US;
@@ -323,8 +336,10 @@ int main(int argc, char **argv)
         }
         default: {
             int r = host_opts_parse(&ho, ch, optarg, "tapnc");
-            if (r == 1) break;
-            if (r == 0) usage(stderr);
+            if (r == 1)
+                break;
+            if (r == 0)
+                usage(stderr);
             return 1;
         }
         }
@@ -345,7 +360,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "tapnc: -l needs a PORT\n");
             return 1;
         }
-        if (parse_port(p, &nc.port) < 0) return 1;
+        if (parse_port(p, &nc.port) < 0)
+            return 1;
     } else if (argc == 2) {
         if (parse_ipv4(argv[0], &nc.raddr) < 0) {
             fprintf(stderr,
@@ -361,7 +377,8 @@ int main(int argc, char **argv)
     }
 
     struct host h;
-    if (host_up(&h, &ho, "tapnc") < 0) return 1;
+    if (host_up(&h, &ho, "tapnc") < 0)
+        return 1;
     nc.h = &h;
     h.app = &nc;
     h.on_event = on_event;
@@ -379,7 +396,8 @@ int main(int argc, char **argv)
             host_down(&h);
             return 1;
         }
-        if (nc.verbose) fprintf(stderr, "Listening on %s %u\n", ip_str(ho.addr, a), nc.port);
+        if (nc.verbose)
+            fprintf(stderr, "Listening on %s %u\n", ip_str(ho.addr, a), nc.port);
     } else if (nc.raddr) {
         sk_conn *c = sk_connect(h.stack, nc.raddr, nc.port, nc.src_port, host_now(), &e);
         if (!c) {
@@ -392,15 +410,19 @@ int main(int argc, char **argv)
     }
     if (tcp) {
         /* Non-blocking stdin so one read never stalls the stack. */
-        if (fl >= 0) fcntl(STDIN_FILENO, F_SETFL, fl | O_NONBLOCK);
+        if (fl >= 0)
+            fcntl(STDIN_FILENO, F_SETFL, fl | O_NONBLOCK);
         host_watch(&h, STDIN_FILENO, 0, on_stdin, &nc);
     } else if (ho.verbose) {
         fprintf(stderr, "tapnc: answering ping on %s; Ctrl-C to stop\n", ip_str(ho.addr, a));
     }
     int code = host_run(&h);
-    if (code == 0) code = nc.status;
-    if (ho.verbose) host_print_counters(&h), host_print_conns(&h);
+    if (code == 0)
+        code = nc.status;
+    if (ho.verbose)
+        host_print_counters(&h), host_print_conns(&h);
     host_down(&h);
-    if (fl >= 0) fcntl(STDIN_FILENO, F_SETFL, fl);
+    if (fl >= 0)
+        fcntl(STDIN_FILENO, F_SETFL, fl);
     return code;
 }

@@ -18,7 +18,8 @@
 
 int arp_parse(const uint8_t *p, size_t len, struct arp_pkt *a)
 {
-    if (len < ARP_PKT_LEN) return -1;
+    if (len < ARP_PKT_LEN)
+        return -1;
     a->htype = rd16(p);
     a->ptype = rd16(p + 2);
     a->hlen = p[4];
@@ -85,7 +86,8 @@ static struct arp_entry *find(struct sk_stack *s, uint32_t ip)
 {
     /* Most traffic goes to one peer: try the last hit before the scan. */
     struct arp_entry *e = &s->arp.e[s->arp.last];
-    if (e->state != ARP_FREE && e->ip == ip) return e;
+    if (e->state != ARP_FREE && e->ip == ip)
+        return e;
     for (int i = 0; i < ARP_CACHE_SIZE; i++)
         if (s->arp.e[i].state != ARP_FREE && s->arp.e[i].ip == ip) {
             s->arp.last = (uint8_t)i;
@@ -113,7 +115,8 @@ static struct arp_entry *alloc_entry(struct sk_stack *s, uint32_t ip)
             victim = e;
             break;
         }
-        if (e->used < victim->used) victim = e;
+        if (e->used < victim->used)
+            victim = e;
     }
     drop_pending(s, victim);
     memset(victim, 0, sizeof(*victim));
@@ -173,7 +176,8 @@ const uint8_t *arp_lookup(const struct sk_stack *s, uint32_t ip)
 {
     for (int i = 0; i < ARP_CACHE_SIZE; i++) {
         const struct arp_entry *e = &s->arp.e[i];
-        if (e->state == ARP_REACHABLE && e->ip == ip && e->deadline > s->now) return e->mac;
+        if (e->state == ARP_REACHABLE && e->ip == ip && e->deadline > s->now)
+            return e->mac;
     }
     return NULL;
 }
@@ -181,7 +185,8 @@ const uint8_t *arp_lookup(const struct sk_stack *s, uint32_t ip)
 static int alloc_slot(struct sk_stack *s)
 {
     for (int i = 0; i < ARP_POOL_SLOTS; i++)
-        if (s->arp.pool_len[i] == 0) return i;
+        if (s->arp.pool_len[i] == 0)
+            return i;
     return -1;
 }
 
@@ -219,7 +224,8 @@ void arp_timers(struct sk_stack *s)
 {
     for (int i = 0; i < ARP_CACHE_SIZE; i++) {
         struct arp_entry *e = &s->arp.e[i];
-        if (e->state != ARP_INCOMPLETE || e->deadline > s->now) continue;
+        if (e->state != ARP_INCOMPLETE || e->deadline > s->now)
+            continue;
         if (e->tries >= ARP_MAX_TRIES) {
             s->ctr.arp_resolve_failed++;
             drop_pending(s, e);
@@ -237,6 +243,7 @@ uint64_t arp_next_deadline(const struct sk_stack *s)
 {
     uint64_t d = UINT64_MAX;
     for (int i = 0; i < ARP_CACHE_SIZE; i++)
-        if (s->arp.e[i].state == ARP_INCOMPLETE) d = min_u64(d, s->arp.e[i].deadline);
+        if (s->arp.e[i].state == ARP_INCOMPLETE)
+            d = min_u64(d, s->arp.e[i].deadline);
     return d;
 }

@@ -10,7 +10,8 @@ const uint8_t eth_broadcast[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 int eth_parse(const uint8_t *frame, size_t len, struct eth_hdr *h)
 {
-    if (len < ETH_HDR_LEN) return -1;
+    if (len < ETH_HDR_LEN)
+        return -1;
     memcpy(h->dst, frame, ETH_ALEN);
     memcpy(h->src, frame + 6, ETH_ALEN);
     h->type = rd16(frame + 12);

@@ -36,7 +36,8 @@ void icmp_input(struct sk_stack *s, const struct ipv4_hdr *ih, const uint8_t *p,
     uint16_t old_word = rd16(p);
     out[0] = ICMP_ECHO_REPLY;
     wr16(out + 2, csum_update16(rd16(p + 2), old_word, rd16(out)));
-    if (ipv4_send(s, ih->src, IP_PROTO_ICMP, len) == 0) s->ctr.icmp_echo_replies++;
+    if (ipv4_send(s, ih->src, IP_PROTO_ICMP, len) == 0)
+        s->ctr.icmp_echo_replies++;
 }
 
 static bool rate_ok(struct sk_stack *s)
@@ -47,7 +48,8 @@ static bool rate_ok(struct sk_stack *s)
         s->icmp_tokens = (uint32_t)min_u64(ICMP_RATE_BURST, s->icmp_tokens + earned);
         s->icmp_refill += earned * per_token;
     }
-    if (!s->icmp_tokens) return false;
+    if (!s->icmp_tokens)
+        return false;
     s->icmp_tokens--;
     return true;
 }
@@ -63,7 +65,8 @@ void icmp_send_unreach(struct sk_stack *s, uint8_t code, const struct ipv4_hdr *
      * RFC 1812 4.3.2.3 allows more, 576 bytes in all, which helps tools. */
     size_t quote = len;
     size_t room = 576 - IP_HDR_LEN - 8;
-    if (quote > room) quote = room;
+    if (quote > room)
+        quote = room;
     uint8_t *out = ipv4_payload(s);
     out[0] = ICMP_UNREACH;
     out[1] = code;
@@ -71,5 +74,6 @@ void icmp_send_unreach(struct sk_stack *s, uint8_t code, const struct ipv4_hdr *
     wr32(out + 4, 0);
     memcpy(out + 8, dgram, quote);
     wr16(out + 2, csum(out, 8 + quote));
-    if (ipv4_send(s, ih->src, IP_PROTO_ICMP, 8 + quote) == 0) s->ctr.icmp_unreach_sent++;
+    if (ipv4_send(s, ih->src, IP_PROTO_ICMP, 8 + quote) == 0)
+        s->ctr.icmp_unreach_sent++;
 }

@@ -11,12 +11,14 @@
 
 enum ipv4_parse_err ipv4_parse(const uint8_t *p, size_t len, struct ipv4_hdr *h)
 {
-    if (len < IP_HDR_LEN) return IPV4_TRUNCATED;
+    if (len < IP_HDR_LEN)
+        return IPV4_TRUNCATED;
     h->version = p[0] >> 4;
     h->ihl = (uint8_t)((p[0] & 0x0f) * 4);
     if (h->version != 4) /* RFC 1122 3.2.1.1: silently discard */
         return IPV4_BAD_VERSION;
-    if (h->ihl < IP_HDR_LEN || h->ihl > len) return IPV4_BAD_IHL;
+    if (h->ihl < IP_HDR_LEN || h->ihl > len)
+        return IPV4_BAD_IHL;
     h->tos = p[1];
     h->total_len = rd16(p + 2);
     h->id = rd16(p + 4);
@@ -27,7 +29,8 @@ enum ipv4_parse_err ipv4_parse(const uint8_t *p, size_t len, struct ipv4_hdr *h)
     h->src = rd32(p + 12);
     h->dst = rd32(p + 16);
     /* Total length bounds the datagram; bytes past it are link padding. */
-    if (h->total_len < h->ihl || h->total_len > len) return IPV4_TRUNCATED;
+    if (h->total_len < h->ihl || h->total_len > len)
+        return IPV4_TRUNCATED;
     if (csum(p, h->ihl) != 0) /* RFC 1122 3.2.1.2: MUST verify */
         return IPV4_BAD_CHECKSUM;
     return IPV4_OK;
@@ -82,7 +85,8 @@ void ipv4_input(struct sk_stack *s, const uint8_t *p, size_t len)
     }
     /* Options are accepted and skipped (RFC 1122 3.2.1.8 lets a host ignore
      * the ones it does not implement). */
-    if (h.ihl > IP_HDR_LEN) s->ctr.ip_options_skipped++;
+    if (h.ihl > IP_HDR_LEN)
+        s->ctr.ip_options_skipped++;
     const uint8_t *payload = p + h.ihl;
     size_t plen = h.total_len - h.ihl;
     switch (h.proto) {

@@ -33,7 +33,8 @@ static inline void list_add_tail(struct link *head, struct link *n)
 }
 static inline void list_del(struct link *n)
 {
-    if (!list_linked(n)) return;
+    if (!list_linked(n))
+        return;
     n->prev->next = n->next;
     n->next->prev = n->prev;
     n->prev = n->next = n;

@@ -34,15 +34,18 @@ static uint32_t index_of(const struct ring *r, uint32_t off)
 
 uint32_t ring_write(struct ring *r, const void *data, uint32_t n)
 {
-    if (n > ring_space(r)) n = ring_space(r);
-    if (n) copy_in(r, index_of(r, r->len), data, n);
+    if (n > ring_space(r))
+        n = ring_space(r);
+    if (n)
+        copy_in(r, index_of(r, r->len), data, n);
     r->len += n;
     return n;
 }
 
 void ring_write_at(struct ring *r, uint32_t off, const void *data, uint32_t n)
 {
-    if (n) copy_in(r, index_of(r, off), data, n);
+    if (n)
+        copy_in(r, index_of(r, off), data, n);
 }
 
 void ring_peek(const struct ring *r, uint32_t off, void *out, uint32_t n)
@@ -61,7 +64,8 @@ void ring_consume(struct ring *r, uint32_t n)
 
 uint32_t ring_read(struct ring *r, void *out, uint32_t n)
 {
-    if (n > r->len) n = r->len;
+    if (n > r->len)
+        n = r->len;
     if (n) {
         ring_peek(r, 0, out, n);
         ring_consume(r, n);

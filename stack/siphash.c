@@ -85,7 +85,8 @@ uint64_t siphash24(const uint8_t key[16], const void *in, size_t len)
      * message length mod 256 in its top byte (section 2), so messages that
      * differ only by trailing zero bytes still hash differently. */
     uint8_t tail[8] = {0};
-    if (left > 0) memcpy(tail, p, left);
+    if (left > 0)
+        memcpy(tail, p, left);
     tail[7] = (uint8_t)len;
     sip_compress(v, load_le64(tail));
 

@@ -31,30 +31,47 @@ static const char *const error_names[SK_ERROR_COUNT] = {
 
 const char *sk_strerror(int err)
 {
-    if (err < 0) err = -err;
-    if (err >= SK_ERROR_COUNT || !error_names[err]) return "unknown error";
+    if (err < 0)
+        err = -err;
+    if (err >= SK_ERROR_COUNT || !error_names[err])
+        return "unknown error";
     return error_names[err];
 }
 
 static int fill_defaults(struct sk_config *c)
 {
-    if (!c->output || !c->random) return -1;
-    if (c->mtu == 0) c->mtu = 1500;
-    if (c->mtu < 576 || c->mtu > 9000) return -1;
-    if (c->prefix_len < 1 || c->prefix_len > 30) return -1;
+    if (!c->output || !c->random)
+        return -1;
+    if (c->mtu == 0)
+        c->mtu = 1500;
+    if (c->mtu < 576 || c->mtu > 9000)
+        return -1;
+    if (c->prefix_len < 1 || c->prefix_len > 30)
+        return -1;
     if (c->mac[0] & 1) /* a multicast MAC cannot be a station address */
         return -1;
-    if (!c->tcp_sndbuf) c->tcp_sndbuf = 64 * 1024;
-    if (!c->tcp_rcvbuf) c->tcp_rcvbuf = 64 * 1024;
-    if (c->tcp_sndbuf < 1024 || c->tcp_rcvbuf < 1024) return -1;
-    if (!c->tcp_msl_ms) c->tcp_msl_ms = 30000;
-    if (!c->tcp_max_conns) c->tcp_max_conns = 4096;
-    if (!c->tcp_rto_min_ms) c->tcp_rto_min_ms = 200;
-    if (!c->tcp_rto_max_ms) c->tcp_rto_max_ms = 60000;
-    if (c->tcp_rto_max_ms < c->tcp_rto_min_ms) return -1;
-    if (!c->tcp_max_retries) c->tcp_max_retries = 10;
-    if (!c->tcp_syn_retries) c->tcp_syn_retries = 5;
-    if (!c->arp_lifetime_ms) c->arp_lifetime_ms = 60000;
+    if (!c->tcp_sndbuf)
+        c->tcp_sndbuf = 64 * 1024;
+    if (!c->tcp_rcvbuf)
+        c->tcp_rcvbuf = 64 * 1024;
+    if (c->tcp_sndbuf < 1024 || c->tcp_rcvbuf < 1024)
+        return -1;
+    if (!c->tcp_msl_ms)
+        c->tcp_msl_ms = 30000;
+    if (!c->tcp_max_conns)
+        c->tcp_max_conns = 4096;
+    if (!c->tcp_rto_min_ms)
+        c->tcp_rto_min_ms = 200;
+    if (!c->tcp_rto_max_ms)
+        c->tcp_rto_max_ms = 60000;
+    if (c->tcp_rto_max_ms < c->tcp_rto_min_ms)
+        return -1;
+    if (!c->tcp_max_retries)
+        c->tcp_max_retries = 10;
+    if (!c->tcp_syn_retries)
+        c->tcp_syn_retries = 5;
+    if (!c->arp_lifetime_ms)
+        c->arp_lifetime_ms = 60000;
     return 0;
 }
 
@@ -62,16 +79,19 @@ sk_stack *sk_stack_new(const struct sk_config *cfg, uint64_t now, int *err)
 {
     struct sk_config c = *cfg;
     int e = SK_EINVAL;
-    if (fill_defaults(&c) < 0) goto fail;
+    if (fill_defaults(&c) < 0)
+        goto fail;
     uint32_t mask = 0xffffffffu << (32 - c.prefix_len);
     uint32_t host = c.addr & ~mask;
     if (host == 0 || host == ~mask) /* network or broadcast address */
         goto fail;
-    if (c.gateway && (c.gateway & mask) != (c.addr & mask)) goto fail;
+    if (c.gateway && (c.gateway & mask) != (c.addr & mask))
+        goto fail;
 
     e = SK_ENOMEM;
     struct sk_stack *s = calloc(1, sizeof(*s));
-    if (!s) goto fail;
+    if (!s)
+        goto fail;
     s->cfg = c;
     s->netmask = mask;
     s->now = now;
@@ -85,16 +105,19 @@ sk_stack *sk_stack_new(const struct sk_config *cfg, uint64_t now, int *err)
     }
     /* Gratuitous ARP: tell the link who we are (RFC 5227 section 3). */
     arp_announce(s);
-    if (err) *err = 0;
+    if (err)
+        *err = 0;
     return s;
 fail:
-    if (err) *err = e;
+    if (err)
+        *err = e;
     return NULL;
 }
 
 void sk_stack_free(sk_stack *s)
 {
-    if (!s) return;
+    if (!s)
+        return;
     tcp_free(s);
     arp_free(s);
     free(s->tx);
@@ -104,7 +127,8 @@ void sk_stack_free(sk_stack *s)
 void sk_emit(struct sk_stack *s, const uint8_t *frame, size_t len)
 {
     s->ctr.eth_out++;
-    if (s->cfg.on_frame) s->cfg.on_frame(s->cfg.observer_ctx, SK_DIR_OUT, frame, len, s->now);
+    if (s->cfg.on_frame)
+        s->cfg.on_frame(s->cfg.observer_ctx, SK_DIR_OUT, frame, len, s->now);
     s->cfg.output(s->cfg.output_ctx, frame, len);
 }
 
@@ -113,7 +137,8 @@ void sk_input(sk_stack *s, const uint8_t *frame, size_t len, uint64_t now)
     struct eth_hdr eh;
     s->now = now;
     s->ctr.eth_in++;
-    if (s->cfg.on_frame) s->cfg.on_frame(s->cfg.observer_ctx, SK_DIR_IN, frame, len, now);
+    if (s->cfg.on_frame)
+        s->cfg.on_frame(s->cfg.observer_ctx, SK_DIR_IN, frame, len, now);
     if (eth_parse(frame, len, &eh) < 0) {
         s->ctr.drop_eth_runt++;
         return;

@@ -29,7 +29,8 @@ static const char *const state_names[SK_STATE_COUNT] = {
 
 const char *sk_state_name(int state)
 {
-    if (state < 0 || state >= SK_STATE_COUNT || !state_names[state]) return "?";
+    if (state < 0 || state >= SK_STATE_COUNT || !state_names[state])
+        return "?";
     return state_names[state];
 }
 
@@ -109,7 +110,8 @@ struct sk_tcb *tcb_lookup(struct sk_stack *s, uint32_t laddr, uint16_t lport, ui
 struct sk_tcb *tcb_listener(struct sk_stack *s, uint16_t port)
 {
     for (struct sk_tcb *c = s->tcp.listeners[port % TCP_LISTEN_BUCKETS]; c; c = c->hnext)
-        if (c->lport == port) return c;
+        if (c->lport == port)
+            return c;
     return NULL;
 }
 
@@ -158,9 +160,12 @@ static void heap_fix(struct tcp_table *t, uint32_t i)
     }
     for (;;) {
         uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < t->heap_len && t->heap[l]->deadline < t->heap[m]->deadline) m = l;
-        if (r < t->heap_len && t->heap[r]->deadline < t->heap[m]->deadline) m = r;
-        if (m == i) break;
+        if (l < t->heap_len && t->heap[l]->deadline < t->heap[m]->deadline)
+            m = l;
+        if (r < t->heap_len && t->heap[r]->deadline < t->heap[m]->deadline)
+            m = r;
+        if (m == i)
+            break;
         heap_swap(t, i, m);
         i = m;
     }
@@ -169,7 +174,8 @@ static void heap_fix(struct tcp_table *t, uint32_t i)
 static void heap_remove(struct tcp_table *t, struct sk_tcb *c)
 {
     uint32_t i = c->heap_idx;
-    if (i == HEAP_NONE) return;
+    if (i == HEAP_NONE)
+        return;
     c->heap_idx = HEAP_NONE;
     if (i != --t->heap_len) {
         t->heap[i] = t->heap[t->heap_len];
@@ -182,8 +188,10 @@ void tcb_timer_update(struct sk_tcb *c)
 {
     struct tcp_table *t = &c->stack->tcp;
     uint64_t d = UINT64_MAX;
-    if (c->rtx_deadline) d = c->rtx_deadline;
-    if (c->tw_deadline) d = min_u64(d, c->tw_deadline);
+    if (c->rtx_deadline)
+        d = c->rtx_deadline;
+    if (c->tw_deadline)
+        d = min_u64(d, c->tw_deadline);
     if (d == UINT64_MAX) {
         heap_remove(t, c);
         return;
@@ -228,9 +236,11 @@ void tcp_timers(struct sk_stack *s)
 struct sk_tcb *tcb_new(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                        uint16_t rport)
 {
-    if (s->tcp.ntcbs >= s->cfg.tcp_max_conns) return NULL;
+    if (s->tcp.ntcbs >= s->cfg.tcp_max_conns)
+        return NULL;
     struct sk_tcb *c = calloc(1, sizeof(*c));
-    if (!c) return NULL;
+    if (!c)
+        return NULL;
     if (rport && (ring_init(&c->sndq, s->cfg.tcp_sndbuf) < 0 ||
                   ring_init(&c->rcvq, s->cfg.tcp_rcvbuf) < 0)) {
         ring_free(&c->sndq);
@@ -287,7 +297,8 @@ __attribute__((noinline)) void tcp_set_state(struct sk_tcb *c, int state)
     c->state = state;
     struct sk_stack *s = c->stack;
     /* Held against the diagram of tcp_states.c: a change not in it is a bug. */
-    if (old != state && !sk_tcp_transition_known(old, state)) s->ctr.tcp_bad_transitions++;
+    if (old != state && !sk_tcp_transition_known(old, state))
+        s->ctr.tcp_bad_transitions++;
     if (s->cfg.on_state && old != state) {
         struct sk_state_change ch = {.conn = c,
                                      .laddr = c->laddr,
@@ -303,20 +314,24 @@ __attribute__((noinline)) void tcp_set_state(struct sk_tcb *c, int state)
 
 void tcb_event(struct sk_tcb *c, unsigned ev)
 {
-    if (!c->app_owned) return;
+    if (!c->app_owned)
+        return;
     c->ev_pending |= ev;
-    if (!list_linked(&c->ev_link)) list_add_tail(&c->stack->tcp.events, &c->ev_link);
+    if (!list_linked(&c->ev_link))
+        list_add_tail(&c->stack->tcp.events, &c->ev_link);
 }
 
 void tcb_want_output(struct sk_tcb *c)
 {
-    if (!list_linked(&c->flush_link)) list_add_tail(&c->stack->tcp.flush, &c->flush_link);
+    if (!list_linked(&c->flush_link))
+        list_add_tail(&c->stack->tcp.flush, &c->flush_link);
 }
 
 void tcb_close(struct sk_tcb *c, int error)
 {
     bool was_open = c->state != SK_CLOSED && c->state != SK_TIME_WAIT;
-    if (error && !c->error) c->error = error;
+    if (error && !c->error)
+        c->error = error;
     c->rtx_deadline = c->tw_deadline = 0;
     heap_remove(&c->stack->tcp, c);
     list_del(&c->flush_link);
@@ -364,12 +379,15 @@ sk_conn *sk_listen(sk_stack *s, uint16_t port, unsigned backlog, int *err)
 {
     int e = SK_EINVAL;
     struct sk_tcb *c = NULL;
-    if (port == 0) goto out;
+    if (port == 0)
+        goto out;
     e = SK_EADDRINUSE;
-    if (tcb_listener(s, port)) goto out;
+    if (tcb_listener(s, port))
+        goto out;
     e = SK_ENOMEM;
     c = tcb_new(s, s->cfg.addr, port, 0, 0);
-    if (!c) goto out;
+    if (!c)
+        goto out;
     e = 0;
     c->backlog = backlog ? backlog : 128;
     c->app_owned = true;
@@ -377,13 +395,15 @@ sk_conn *sk_listen(sk_stack *s, uint16_t port, unsigned backlog, int *err)
     tcp_set_state(c, SK_LISTEN);
     tcb_hash_insert(c);
 out:
-    if (err) *err = e;
+    if (err)
+        *err = e;
     return c;
 }
 
 sk_conn *sk_accept(sk_conn *l)
 {
-    if (!l || l->state != SK_LISTEN || list_empty(&l->acceptq)) return NULL;
+    if (!l || l->state != SK_LISTEN || list_empty(&l->acceptq))
+        return NULL;
     struct sk_tcb *c = container_of(l->acceptq.next, struct sk_tcb, q_link);
     list_del(&c->q_link);
     l->acceptq_len--;
@@ -392,8 +412,10 @@ sk_conn *sk_accept(sk_conn *l)
     c->app_owned = true;
     /* What happened before the app took it. */
     unsigned ev = SK_EV_WRITABLE;
-    if (c->rcvq.len) ev |= SK_EV_READABLE;
-    if (c->fin_received) ev |= SK_EV_PEER_CLOSED | SK_EV_READABLE;
+    if (c->rcvq.len)
+        ev |= SK_EV_READABLE;
+    if (c->fin_received)
+        ev |= SK_EV_PEER_CLOSED | SK_EV_READABLE;
     tcb_event(c, ev);
     return c;
 }
@@ -404,9 +426,11 @@ sk_conn *sk_connect(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport,
     int e = SK_EINVAL;
     struct sk_tcb *c = NULL;
     s->now = now;
-    if (rport == 0 || raddr == 0 || raddr == s->cfg.addr) goto out;
+    if (rport == 0 || raddr == 0 || raddr == s->cfg.addr)
+        goto out;
     e = SK_ENOROUTE;
-    if (!sk_on_link(s, raddr) && !s->cfg.gateway) goto out;
+    if (!sk_on_link(s, raddr) && !s->cfg.gateway)
+        goto out;
     e = SK_EADDRINUSE;
     if (lport == 0) {
         /* A random ephemeral port (RFC 6056 section 3.3.1), a bounded search. */
@@ -414,15 +438,18 @@ sk_conn *sk_connect(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport,
             uint16_t r;
             s->cfg.random(s->cfg.random_ctx, &r, sizeof(r));
             uint16_t p = (uint16_t)(49152 + r % 16384);
-            if (!tcb_lookup(s, s->cfg.addr, p, raddr, rport) && !tcb_listener(s, p)) lport = p;
+            if (!tcb_lookup(s, s->cfg.addr, p, raddr, rport) && !tcb_listener(s, p))
+                lport = p;
         }
-        if (lport == 0) goto out;
+        if (lport == 0)
+            goto out;
     } else if (tcb_lookup(s, s->cfg.addr, lport, raddr, rport)) {
         goto out;
     }
     e = SK_ENOMEM;
     c = tcb_new(s, s->cfg.addr, lport, raddr, rport);
-    if (!c) goto out;
+    if (!c)
+        goto out;
     e = 0;
     c->app_owned = true;
     c->iss = tcp_isn(s, c->laddr, lport, raddr, rport);
@@ -434,7 +461,8 @@ sk_conn *sk_connect(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport,
     s->ctr.tcp_active_opens++;
     tcb_want_output(c);
 out:
-    if (err) *err = e;
+    if (err)
+        *err = e;
     return c;
 }
 
@@ -453,12 +481,17 @@ static bool can_send(const struct sk_tcb *c)
 
 long sk_send(sk_conn *c, const void *buf, size_t len)
 {
-    if (c->error) return -c->error;
-    if (c->state == SK_LISTEN) return -SK_EINVAL;
-    if (!can_send(c)) return -SK_EPIPE;
-    if (len > UINT32_MAX) len = UINT32_MAX;
+    if (c->error)
+        return -c->error;
+    if (c->state == SK_LISTEN)
+        return -SK_EINVAL;
+    if (!can_send(c))
+        return -SK_EPIPE;
+    if (len > UINT32_MAX)
+        len = UINT32_MAX;
     uint32_t n = ring_write(&c->sndq, buf, (uint32_t)len);
-    if (n == 0) return len ? -SK_EAGAIN : 0;
+    if (n == 0)
+        return len ? -SK_EAGAIN : 0;
     tcb_want_output(c);
     return n;
 }
@@ -470,8 +503,10 @@ size_t sk_send_space(const sk_conn *c)
 
 long sk_recv(sk_conn *c, void *buf, size_t len)
 {
-    if (c->state == SK_LISTEN) return -SK_EINVAL;
-    if (len > UINT32_MAX) len = UINT32_MAX;
+    if (c->state == SK_LISTEN)
+        return -SK_EINVAL;
+    if (len > UINT32_MAX)
+        len = UINT32_MAX;
     uint32_t before = tcp_rcv_window(c);
     uint32_t n = ring_read(&c->rcvq, buf, (uint32_t)len);
     if (n) {
@@ -489,16 +524,20 @@ long sk_recv(sk_conn *c, void *buf, size_t len)
         }
         return n;
     }
-    if (c->fin_received) return 0;
-    if (c->error) return -c->error;
-    if (c->state == SK_CLOSED) return 0;
+    if (c->fin_received)
+        return 0;
+    if (c->error)
+        return -c->error;
+    if (c->state == SK_CLOSED)
+        return 0;
     return -SK_EAGAIN;
 }
 
 /* RFC 9293 3.10.4 CLOSE, the sending half. */
 int sk_shutdown(sk_conn *c)
 {
-    if (c->fin_queued) return 0;
+    if (c->fin_queued)
+        return 0;
     switch (c->state) {
     case SK_SYN_SENT:
     case SK_SYN_RECEIVED:
@@ -555,7 +594,8 @@ static void reset_conn(struct sk_tcb *c)
 
 void sk_close(sk_conn *c)
 {
-    if (!c) return;
+    if (!c)
+        return;
     c->stack->tcp.cause[0] = '\0';
     c->app_owned = false;
     list_del(&c->ev_link);
@@ -580,7 +620,8 @@ void sk_close(sk_conn *c)
         return;
     }
     sk_shutdown(c);
-    if (c->state == SK_FIN_WAIT_2) tcb_orphan_timeout(c);
+    if (c->state == SK_FIN_WAIT_2)
+        tcb_orphan_timeout(c);
 }
 
 void tcb_orphan_timeout(struct sk_tcb *c)
@@ -596,7 +637,8 @@ void tcb_orphan_timeout(struct sk_tcb *c)
 
 void sk_abort(sk_conn *c)
 {
-    if (!c) return;
+    if (!c)
+        return;
     c->stack->tcp.cause[0] = '\0';
     if (c->state == SK_LISTEN) {
         c->app_owned = false;
@@ -632,10 +674,14 @@ void *sk_conn_user(const sk_conn *c)
 void sk_conn_endpoints(const sk_conn *c, uint32_t *laddr, uint16_t *lport, uint32_t *raddr,
                        uint16_t *rport)
 {
-    if (laddr) *laddr = c->laddr;
-    if (lport) *lport = c->lport;
-    if (raddr) *raddr = c->raddr;
-    if (rport) *rport = c->rport;
+    if (laddr)
+        *laddr = c->laddr;
+    if (lport)
+        *lport = c->lport;
+    if (raddr)
+        *raddr = c->raddr;
+    if (rport)
+        *rport = c->rport;
 }
 
 void sk_conn_info(const sk_conn *c, struct sk_conn_info *i)

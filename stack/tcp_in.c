@@ -43,28 +43,35 @@ int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
         /* Every other kind has a length byte that counts kind and length
          * (RFC 9293 3.1); an impossible one ends parsing with an error rather
          * than reading past the header. */
-        if (i + 1 >= len) return -1;
+        if (i + 1 >= len)
+            return -1;
         uint8_t olen = p[i + 1];
-        if (olen < 2 || i + olen > len) return -1;
+        if (olen < 2 || i + olen > len)
+            return -1;
         const uint8_t *v = p + i + 2;
         switch (kind) {
         case 2: /* MSS, RFC 9293 3.7.1 */
-            if (olen != 4) return -1;
+            if (olen != 4)
+                return -1;
             o->mss = rd16(v);
             break;
         case 3: /* window scale, RFC 7323 2.2 */
-            if (olen != 3) return -1;
+            if (olen != 3)
+                return -1;
             o->wscale = (int8_t)(v[0] > 14 ? 14 : v[0]); /* RFC 7323 2.3 caps at 14 */
             break;
         case 4: /* SACK permitted, RFC 2018 */
-            if (olen != 2) return -1;
+            if (olen != 2)
+                return -1;
             o->sack_ok = true;
             break;
         case 5: /* SACK blocks: pairs of sequence numbers */
-            if ((olen - 2) % 8 != 0) return -1;
+            if ((olen - 2) % 8 != 0)
+                return -1;
             break;
         case 8: /* timestamps, RFC 7323 3.2 */
-            if (olen != 10) return -1;
+            if (olen != 10)
+                return -1;
             o->ts = true;
             o->tsval = rd32(v);
             o->tsecr = rd32(v + 4);
@@ -80,11 +87,14 @@ int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
 enum tcp_parse_err tcp_parse(const uint8_t *p, size_t len, uint32_t saddr, uint32_t daddr,
                              struct tcp_seg *g)
 {
-    if (len < TCP_HDR_LEN) return TCP_PARSE_TRUNCATED;
+    if (len < TCP_HDR_LEN)
+        return TCP_PARSE_TRUNCATED;
     size_t off = (size_t)(p[12] >> 4) * 4;
-    if (off < TCP_HDR_LEN || off > len) return TCP_PARSE_TRUNCATED;
+    if (off < TCP_HDR_LEN || off > len)
+        return TCP_PARSE_TRUNCATED;
     uint32_t sum = csum_pseudo(saddr, daddr, IP_PROTO_TCP, (uint16_t)len);
-    if (csum_finish(csum_partial(p, len, sum)) != 0) return TCP_PARSE_CHECKSUM;
+    if (csum_finish(csum_partial(p, len, sum)) != 0)
+        return TCP_PARSE_CHECKSUM;
     g->saddr = saddr;
     g->daddr = daddr;
     g->sport = rd16(p);
@@ -106,14 +116,21 @@ static void describe(struct sk_stack *s, const struct tcp_seg *g)
 {
     char f[8];
     int n = 0;
-    if (g->flags & TCP_SYN) f[n++] = 'S';
-    if (g->flags & TCP_FIN) f[n++] = 'F';
-    if (g->flags & TCP_RST) f[n++] = 'R';
-    if (g->flags & TCP_PSH) f[n++] = 'P';
-    if (g->flags & TCP_URG) f[n++] = 'U';
-    if (g->flags & TCP_ACK) f[n++] = '.';
+    if (g->flags & TCP_SYN)
+        f[n++] = 'S';
+    if (g->flags & TCP_FIN)
+        f[n++] = 'F';
+    if (g->flags & TCP_RST)
+        f[n++] = 'R';
+    if (g->flags & TCP_PSH)
+        f[n++] = 'P';
+    if (g->flags & TCP_URG)
+        f[n++] = 'U';
+    if (g->flags & TCP_ACK)
+        f[n++] = '.';
     f[n] = '\0';
-    if (n == 0) memcpy(f, "none", 5);
+    if (n == 0)
+        memcpy(f, "none", 5);
     snprintf(s->tcp.cause, sizeof(s->tcp.cause), "%s seq %u", f, (unsigned)g->seq);
     if (g->flags & TCP_ACK) {
         size_t l = strlen(s->tcp.cause);
@@ -235,7 +252,8 @@ static void ooo_merge(struct sk_tcb *c)
         moved = false;
         for (int i = 0; i < c->n_ooo; i++) {
             struct ooo_range r = c->ooo[i];
-            if (seq_gt(r.start, c->rcv_nxt)) continue;
+            if (seq_gt(r.start, c->rcv_nxt))
+                continue;
             if (seq_gt(r.end, c->rcv_nxt)) {
                 uint32_t n = r.end - c->rcv_nxt;
                 c->rcvq.len += n; /* the bytes are already in place */
@@ -262,7 +280,8 @@ static void process_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, ui
         c->rcvq.len += len;
         c->rcv_nxt += len;
         c->rcv_wnd -= len;
-        if (c->n_ooo) ooo_merge(c);
+        if (c->n_ooo)
+            ooo_merge(c);
         if (c->ooo_fin && c->ooo_fin_seq == c->rcv_nxt) {
             c->ooo_fin = false;
             process_fin(c);
@@ -281,7 +300,8 @@ static void process_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, ui
 static void process_fin(struct sk_tcb *c)
 {
     c->rcv_nxt += 1;
-    if (c->rcv_wnd) c->rcv_wnd -= 1;
+    if (c->rcv_wnd)
+        c->rcv_wnd -= 1;
     c->fin_received = true;
     owe_ack(c);
     tcb_event(c, SK_EV_PEER_CLOSED | SK_EV_READABLE);
@@ -319,10 +339,12 @@ static void process_ack(struct sk_tcb *c, const struct tcp_seg *g)
         if (seq_gt(g->ack, head)) {
             uint32_t data = min_u32(g->ack - head, c->sndq.len);
             ring_consume(&c->sndq, data);
-            if (data) tcb_event(c, SK_EV_WRITABLE);
+            if (data)
+                tcb_event(c, SK_EV_WRITABLE);
         }
         c->snd_una = g->ack;
-        if (seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
+        if (seq_lt(c->snd_nxt, c->snd_una))
+            c->snd_nxt = c->snd_una;
         /* RFC 6298 section 3 (Karn): time only segments never retransmitted. */
         if (c->rtt_timing && seq_geq(g->ack, c->rtt_seq)) {
             c->rtt_timing = false;
@@ -367,9 +389,11 @@ static void process_ack(struct sk_tcb *c, const struct tcp_seg *g)
             else
                 tcb_timer_update(c);
         }
-        if (opened) tcb_want_output(c);
+        if (opened)
+            tcb_want_output(c);
     }
-    if (c->persist) c->probes_unanswered = 0;
+    if (c->persist)
+        c->probes_unanswered = 0;
 }
 
 /* ---- 3.10.7.1: no TCB ---- */
@@ -453,7 +477,8 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
     bool ack_ok = false;
     if (g->flags & TCP_ACK) { /* first */
         if (seq_leq(g->ack, c->iss) || seq_gt(g->ack, c->snd_max)) {
-            if (!(g->flags & TCP_RST)) tcp_reply_rst(s, g);
+            if (!(g->flags & TCP_RST))
+                tcp_reply_rst(s, g);
             s->ctr.drop_tcp_unacceptable++;
             return;
         }
@@ -515,7 +540,8 @@ static bool challenge_allowed(struct sk_stack *s)
         t->challenge_tokens = TCP_CHALLENGE_PER_SEC;
         t->challenge_refill = s->now;
     }
-    if (!t->challenge_tokens) return false;
+    if (!t->challenge_tokens)
+        return false;
     t->challenge_tokens--;
     return true;
 }
@@ -538,8 +564,10 @@ static bool acceptable(const struct sk_tcb *c, const struct tcp_seg *g)
 {
     uint32_t sl = seg_len(g), wnd = c->rcv_wnd;
     uint32_t lo = c->rcv_nxt, hi = c->rcv_nxt + wnd;
-    if (sl == 0) return wnd == 0 ? g->seq == lo : seq_in(g->seq, lo, hi);
-    if (wnd == 0) return false;
+    if (sl == 0)
+        return wnd == 0 ? g->seq == lo : seq_in(g->seq, lo, hi);
+    if (wnd == 0)
+        return false;
     return seq_in(g->seq, lo, hi) || seq_in(g->seq + sl - 1, lo, hi);
 }
 
@@ -643,7 +671,8 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         s->ctr.drop_tcp_unacceptable++;
         /* Data wholly before RCV.NXT is a duplicate (a lost ACK, or a
          * spurious retransmission): counted as such too. */
-        if (g->len && seq_leq(g->seq + g->len, c->rcv_nxt)) s->ctr.tcp_dup_segments++;
+        if (g->len && seq_leq(g->seq + g->len, c->rcv_nxt))
+            s->ctr.tcp_dup_segments++;
         if (!(g->flags & TCP_RST)) {
             owe_ack(c);
             if (c->state == SK_TIME_WAIT && (g->flags & TCP_FIN)) {
@@ -655,7 +684,8 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
     }
     uint32_t had_data = g->len;
     trim(c, g);
-    if (had_data && !g->len && !(g->flags & (TCP_SYN | TCP_RST))) s->ctr.tcp_dup_segments++;
+    if (had_data && !g->len && !(g->flags & (TCP_SYN | TCP_RST)))
+        s->ctr.tcp_dup_segments++;
 
     /* Second: RST.  RFC 5961 section 3.2: only an exact match resets; any
      * other RST inside the window gets a challenge ACK. */
@@ -679,7 +709,8 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
 
     /* Fifth: ACK. */
     if (!(g->flags & TCP_ACK)) {
-        if (had_data) owe_ack(c);
+        if (had_data)
+            owe_ack(c);
         return;
     }
     /* RFC 5961 section 5.2: an ACK of data never sent, or older than the
@@ -734,7 +765,8 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         }
         break;
     case SK_CLOSING:
-        if (our_fin_acked(c)) enter_time_wait(c);
+        if (our_fin_acked(c))
+            enter_time_wait(c);
         break;
     case SK_LAST_ACK:
         if (our_fin_acked(c)) {

@@ -28,7 +28,8 @@ uint32_t tcp_rcv_window(struct sk_tcb *c)
     /* Receiver side of SWS avoidance (RFC 9293 3.8.6.2.2): move the right
      * edge only by at least min(buffer/2, MSS); never shrink it. */
     uint32_t step = min_u32(c->rcvq.cap / 2, c->mss);
-    if (win < c->rcv_wnd + step) win = c->rcv_wnd;
+    if (win < c->rcv_wnd + step)
+        win = c->rcv_wnd;
     return win;
 }
 
@@ -87,11 +88,13 @@ static void send_segment(struct sk_tcb *c, uint32_t seq, uint8_t flags, uint32_t
     wr16(p + 14, (uint16_t)win);
     wr16(p + 16, 0);
     wr16(p + 18, 0);
-    if (len) ring_peek(&c->sndq, data_off, p + hlen, len);
+    if (len)
+        ring_peek(&c->sndq, data_off, p + hlen, len);
     size_t tot = hlen + len;
     uint32_t sum = csum_pseudo(c->laddr, c->raddr, IP_PROTO_TCP, (uint16_t)tot);
     wr16(p + 16, csum_finish(csum_partial(p, tot, sum)));
-    if (flags & TCP_ACK) c->ack_now = false;
+    if (flags & TCP_ACK)
+        c->ack_now = false;
     /* Anything sent at or below snd_max was sent before. */
     if (seq_lt(seq, c->snd_max) && (len || (flags & (TCP_SYN | TCP_FIN)))) {
         c->retransmits++;
@@ -112,7 +115,8 @@ static void sent(struct sk_tcb *c, uint32_t seq, uint32_t end)
     }
     c->snd_nxt = end;
     c->snd_max = seq_max(c->snd_max, end);
-    if (!c->rtx_deadline && !c->persist) tcp_rtx_arm(c);
+    if (!c->rtx_deadline && !c->persist)
+        tcp_rtx_arm(c);
 }
 
 static void fin_out(struct sk_tcb *c, uint32_t seq)
@@ -159,16 +163,19 @@ void tcp_output(struct sk_tcb *c)
         while (seq_lt(c->snd_nxt, data_end)) {
             uint32_t room = seq_lt(c->snd_nxt, win_end) ? win_end - c->snd_nxt : 0;
             uint32_t n = min_u32(min_u32(data_end - c->snd_nxt, room), c->mss);
-            if (n == 0) break;
+            if (n == 0)
+                break;
             uint8_t flags = TCP_ACK;
             uint32_t end = c->snd_nxt + n;
             if (end == data_end) {
-                flags |= TCP_PSH;                    /* the last segment of what the app wrote */
-                if (c->fin_queued) flags |= TCP_FIN; /* FIN rides on the last data */
+                flags |= TCP_PSH; /* the last segment of what the app wrote */
+                if (c->fin_queued)
+                    flags |= TCP_FIN; /* FIN rides on the last data */
             }
             uint32_t seq = c->snd_nxt;
             send_segment(c, seq, flags, seq - head, n);
-            if (flags & TCP_FIN) fin_out(c, end);
+            if (flags & TCP_FIN)
+                fin_out(c, end);
             sent(c, seq, end + !!(flags & TCP_FIN));
         }
         if (c->fin_queued && c->snd_nxt == data_end) {
@@ -188,7 +195,8 @@ void tcp_output(struct sk_tcb *c)
             tcb_timer_update(c);
         }
     }
-    if (c->ack_now) tcp_send_ack(c);
+    if (c->ack_now)
+        tcp_send_ack(c);
 }
 
 static void window_probe(struct sk_tcb *c)
@@ -210,7 +218,8 @@ static void window_probe(struct sk_tcb *c)
         c->snd_max = seq_max(c->snd_max, seq + 1);
         s->ctr.tcp_window_probes++;
     }
-    if (c->backoff < 30) c->backoff++;
+    if (c->backoff < 30)
+        c->backoff++;
     uint64_t t = (uint64_t)c->rto_us << c->backoff;
     c->rtx_deadline = s->now + min_u64(t, rto_max(c));
     tcb_timer_update(c);
@@ -244,7 +253,8 @@ void tcp_rtx_timeout(struct sk_tcb *c)
     uint32_t limit = opening ? s->cfg.tcp_syn_retries : s->cfg.tcp_max_retries;
     if (c->backoff >= limit) {
         s->ctr.tcp_aborts_timeout++;
-        if (opening && !c->passive) s->ctr.tcp_failed_opens++;
+        if (opening && !c->passive)
+            s->ctr.tcp_failed_opens++;
         tcb_close(c, SK_ETIMEDOUT);
         return;
     }

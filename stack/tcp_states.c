@@ -44,6 +44,7 @@ const struct sk_transition *sk_tcp_transitions(size_t *n)
 bool sk_tcp_transition_known(int from, int to)
 {
     for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++)
-        if (transitions[i].from == from && transitions[i].to == to) return true;
+        if (transitions[i].from == from && transitions[i].to == to)
+            return true;
     return false;
 }

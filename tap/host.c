@@ -76,7 +76,8 @@ void host_opts_init(struct host_opts *o)
 int parse_ipv4(const char *s, uint32_t *addr)
 {
     struct in_addr a;
-    if (inet_pton(AF_INET, s, &a) != 1) return -1;
+    if (inet_pton(AF_INET, s, &a) != 1)
+        return -1;
     *addr = ntohl(a.s_addr);
     return 0;
 }
@@ -84,7 +85,8 @@ int parse_ipv4(const char *s, uint32_t *addr)
 int parse_cidr(const char *s, uint32_t *addr, uint8_t *prefix)
 {
     char buf[32];
-    if (strlen(s) >= sizeof(buf)) return -1;
+    if (strlen(s) >= sizeof(buf))
+        return -1;
     strcpy(buf, s);
     char *slash = strchr(buf, '/');
     if (slash) {
@@ -92,7 +94,8 @@ int parse_cidr(const char *s, uint32_t *addr, uint8_t *prefix)
         char *end;
         errno = 0;
         long p = strtol(slash + 1, &end, 10);
-        if (errno || end == slash + 1 || *end || p < 1 || p > 30) return -1;
+        if (errno || end == slash + 1 || *end || p < 1 || p > 30)
+            return -1;
         *prefix = (uint8_t)p;
     }
     return parse_ipv4(buf, addr);
@@ -167,7 +170,8 @@ static void random_bytes(void *ctx, void *buf, size_t len)
     while (len) {
         ssize_t n = getrandom(p, len, 0);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             /* getrandom cannot fail on Linux >= 3.17 once seeded; never
              * fall back to a weak source for ISN secrets. */
             perror("getrandom");
@@ -182,7 +186,8 @@ static void tap_output(void *ctx, const uint8_t *frame, size_t len)
 {
     struct host *h = ctx;
     ssize_t n = write(h->tap.fd, frame, len);
-    if (n == (ssize_t)len) return;
+    if (n == (ssize_t)len)
+        return;
     h->tx_errors++;
     if (n < 0 && (errno == EBADFD || errno == EIO || errno == ENODEV || errno == ENXIO)) {
         if (!h->tap_gone)
@@ -209,7 +214,8 @@ static void observe_frame(void *ctx, enum sk_dir dir, const uint8_t *frame, size
         struct pcap_pkthdr ph = {.ts = tv, .caplen = (bpf_u_int32)len, .len = (bpf_u_int32)len};
         pcap_dump(h->pcap_dumper, &ph, frame);
     }
-    if (h->ladder) ladder_frame(h->ladder, frame, len, now);
+    if (h->ladder)
+        ladder_frame(h->ladder, frame, len, now);
 }
 
 static void observe_state(void *ctx, const struct sk_state_change *ch, uint64_t now)
@@ -234,7 +240,8 @@ static void observe_state(void *ctx, const struct sk_state_change *ch, uint64_t 
 static int observers_up(struct host *h, struct sk_config *cfg)
 {
     const struct host_opts *o = &h->opts;
-    if (o->trace && !(h->trace = calloc(1, sizeof(*h->trace)))) return -1;
+    if (o->trace && !(h->trace = calloc(1, sizeof(*h->trace))))
+        return -1;
     if (o->pcap) {
         h->pcap = pcap_open_dead(DLT_EN10MB, 65535);
         h->pcap_dumper = h->pcap ? pcap_dump_open(h->pcap, o->pcap) : NULL;
@@ -245,11 +252,14 @@ static int observers_up(struct host *h, struct sk_config *cfg)
         }
     }
     if (o->ladder || o->ladder_svg) {
-        if (!(h->ladder = malloc(sizeof(*h->ladder)))) return -1;
+        if (!(h->ladder = malloc(sizeof(*h->ladder))))
+            return -1;
         ladder_init(h->ladder, o->ladder ? stderr : NULL, o->ladder_svg);
     }
-    if (h->trace || h->pcap_dumper || h->ladder) cfg->on_frame = observe_frame;
-    if (o->states || h->ladder) cfg->on_state = observe_state;
+    if (h->trace || h->pcap_dumper || h->ladder)
+        cfg->on_frame = observe_frame;
+    if (o->states || h->ladder)
+        cfg->on_state = observe_state;
     cfg->observer_ctx = h;
     return 0;
 }
@@ -261,8 +271,10 @@ static void observers_down(struct host *h)
         free(h->ladder);
         h->ladder = NULL;
     }
-    if (h->pcap_dumper) pcap_dump_close(h->pcap_dumper);
-    if (h->pcap) pcap_close(h->pcap);
+    if (h->pcap_dumper)
+        pcap_dump_close(h->pcap_dumper);
+    if (h->pcap)
+        pcap_close(h->pcap);
     h->pcap = h->pcap_dumper = NULL;
     free(h->trace);
     h->trace = NULL;
@@ -301,7 +313,8 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     h->sigfd = -1;
     h->tap.fd = -1;
     h->app_deadline = UINT64_MAX;
-    if (check_addresses(o, prog) < 0) return -1;
+    if (check_addresses(o, prog) < 0)
+        return -1;
     if (tap_open(&h->tap, o->tap, err, sizeof(err)) < 0 ||
         tap_configure(&h->tap, o->host_addr, o->host_prefix, o->mtu, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
@@ -355,7 +368,8 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
 
 int host_watch(struct host *h, int fd, short events, host_fd_cb cb, void *ctx)
 {
-    if (h->nwatch == HOST_MAX_WATCH) return -1;
+    if (h->nwatch == HOST_MAX_WATCH)
+        return -1;
     h->watch[h->nwatch].fd = fd;
     h->watch[h->nwatch].events = events;
     h->watch[h->nwatch].cb = cb;
@@ -367,7 +381,8 @@ int host_watch(struct host *h, int fd, short events, host_fd_cb cb, void *ctx)
 void host_watch_events(struct host *h, int fd, short events)
 {
     for (int i = 0; i < h->nwatch; i++)
-        if (h->watch[i].fd == fd) h->watch[i].events = events;
+        if (h->watch[i].fd == fd)
+            h->watch[i].events = events;
 }
 
 void host_unwatch(struct host *h, int fd)
@@ -381,7 +396,8 @@ void host_unwatch(struct host *h, int fd)
 
 void host_stop(struct host *h, int code)
 {
-    if (!h->stop || code > h->exit_code) h->exit_code = code;
+    if (!h->stop || code > h->exit_code)
+        h->exit_code = code;
     h->stop = true;
 }
 
@@ -390,7 +406,8 @@ void host_print_counters(struct host *h)
     const struct sk_counters *c = sk_counters(h->stack);
     fprintf(stderr, "%s: counters (non-zero):\n", h->prog);
 #define PRINT_COUNTER(name, desc)                                                                  \
-    if (c->name) fprintf(stderr, "    %llu %s\n", (unsigned long long)c->name, desc);
+    if (c->name)                                                                                   \
+        fprintf(stderr, "    %llu %s\n", (unsigned long long)c->name, desc);
     SK_COUNTERS(PRINT_COUNTER)
 #undef PRINT_COUNTER
     if (h->tx_errors)
@@ -425,7 +442,8 @@ static void print_conn(void *ctx, const sk_conn *c)
         snprintf(r, sizeof(r), "*:*");
     fprintf(stderr, "%-11s %-7u %-7u %-21s %-21s\n", ss_state(i.state), i.recv_queued,
             i.send_queued, l, r);
-    if (i.state == SK_LISTEN) return;
+    if (i.state == SK_LISTEN)
+        return;
     fprintf(stderr,
             "\t mss:%u rto:%.0f rtt:%.3f/%.3f cwnd:%u ssthresh:%u snd_una:%u snd_nxt:%u "
             "snd_wnd:%u rcv_nxt:%u rcv_wnd:%u unacked:%u retrans:%u\n",
@@ -451,7 +469,8 @@ static void read_tap(struct host *h)
             sk_input(h->stack, buf, (size_t)n, host_now());
             continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
         fprintf(stderr, "%s: TAP '%s' went away (%s)\n", h->prog, h->tap.name,
                 n == 0 ? "end of file" : strerror(errno));
         h->tap_gone = true;
@@ -483,7 +502,8 @@ static void dispatch_events(struct host *h)
     /* Bounded: an app that keeps causing events yields after a few rounds. */
     for (int round = 0; round < 16 && (n = sk_poll(h->stack, ev, 64)) > 0; round++)
         for (size_t i = 0; i < n; i++)
-            if (h->on_event) h->on_event(h, ev[i].conn, ev[i].events);
+            if (h->on_event)
+                h->on_event(h, ev[i].conn, ev[i].events);
 }
 
 int host_run(struct host *h)
@@ -494,11 +514,13 @@ int host_run(struct host *h)
     while (!h->stop) {
         uint64_t now = host_now();
         uint64_t deadline = sk_next_deadline(h->stack);
-        if (h->app_deadline < deadline) deadline = h->app_deadline;
+        if (h->app_deadline < deadline)
+            deadline = h->app_deadline;
         int timeout = -1;
         if (deadline != UINT64_MAX)
             timeout = deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
-        if (timeout > 60000) timeout = 60000;
+        if (timeout > 60000)
+            timeout = 60000;
         pfd[0] = (struct pollfd){.fd = h->tap.fd, .events = POLLIN};
         pfd[1] = (struct pollfd){.fd = h->sigfd, .events = POLLIN};
         int nw = h->nwatch;
@@ -517,39 +539,48 @@ int host_run(struct host *h)
             host_stop(h, 1);
             break;
         }
-        if (r > 0 && (pfd[0].revents & POLLIN)) read_tap(h);
-        if (r > 0 && (pfd[1].revents & POLLIN)) read_signals(h);
+        if (r > 0 && (pfd[0].revents & POLLIN))
+            read_tap(h);
+        if (r > 0 && (pfd[1].revents & POLLIN))
+            read_signals(h);
         now = host_now();
         sk_timers(h->stack, now);
         dispatch_events(h);
         /* App fds: the watch list may change in callbacks, so match by fd. */
         for (int i = 0; r > 0 && i < nw && !h->stop; i++) {
             short rev = pfd[2 + i].revents;
-            if (!rev) continue;
+            if (!rev)
+                continue;
             for (int j = 0; j < h->nwatch; j++)
                 if (h->watch[j].fd == pfd[2 + i].fd) {
                     h->watch[j].cb(h, h->watch[j].ctx, h->watch[j].fd, rev);
                     break;
                 }
         }
-        if (h->on_tick && h->app_deadline <= now) h->on_tick(h, now);
+        if (h->on_tick && h->app_deadline <= now)
+            h->on_tick(h, now);
         dispatch_events(h);
         sk_flush(h->stack, host_now());
-        if (h->ladder) ladder_flush(h->ladder);
-        if (h->pcap_dumper) pcap_dump_flush(h->pcap_dumper);
+        if (h->ladder)
+            ladder_flush(h->ladder);
+        if (h->pcap_dumper)
+            pcap_dump_flush(h->pcap_dumper);
     }
     /* A last flush so a final FIN or RST leaves. */
-    if (!h->tap_gone) sk_flush(h->stack, host_now());
+    if (!h->tap_gone)
+        sk_flush(h->stack, host_now());
     return h->exit_code;
 }
 
 void host_down(struct host *h)
 {
-    if (h->stack) sk_stack_free(h->stack);
+    if (h->stack)
+        sk_stack_free(h->stack);
     h->stack = NULL;
     synack_gdb_stack = NULL;
     observers_down(h);
-    if (h->sigfd >= 0) close(h->sigfd);
+    if (h->sigfd >= 0)
+        close(h->sigfd);
     h->sigfd = -1;
     tap_close(&h->tap);
 }

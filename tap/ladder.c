@@ -27,7 +27,8 @@ static struct ladder_conn *find(struct ladder *l, uint32_t sa, uint16_t sp, uint
 {
     for (int i = 0; i < LADDER_MAX_CONNS; i++) {
         struct ladder_conn *c = &l->conn[i];
-        if (!c->used) continue;
+        if (!c->used)
+            continue;
         if (c->addr[0] == sa && c->port[0] == sp && c->addr[1] == da && c->port[1] == dp) {
             *right = false;
             return c;
@@ -42,13 +43,16 @@ static struct ladder_conn *find(struct ladder *l, uint32_t sa, uint16_t sp, uint
 
 void ladder_frame(struct ladder *l, const uint8_t *f, size_t len, uint64_t now_us)
 {
-    if (len < 14 + 20 + 20 || be16(f + 12) != 0x0800) return;
+    if (len < 14 + 20 + 20 || be16(f + 12) != 0x0800)
+        return;
     const uint8_t *ip = f + 14;
     size_t ihl = (size_t)(ip[0] & 15) * 4, tot = be16(ip + 2);
-    if (ip[9] != 6 || ihl < 20 || tot > len - 14 || tot < ihl + 20) return;
+    if (ip[9] != 6 || ihl < 20 || tot > len - 14 || tot < ihl + 20)
+        return;
     const uint8_t *t = ip + ihl;
     size_t hlen = (size_t)(t[12] >> 4) * 4;
-    if (hlen < 20 || hlen > tot - ihl) return;
+    if (hlen < 20 || hlen > tot - ihl)
+        return;
     uint32_t sa = be32(ip + 12), da = be32(ip + 16);
     uint16_t sp = be16(t), dp = be16(t + 2);
     uint8_t flags = t[13];
@@ -56,15 +60,19 @@ void ladder_frame(struct ladder *l, const uint8_t *f, size_t len, uint64_t now_u
     struct ladder_conn *c = find(l, sa, sp, da, dp, &right);
     if (!c || ((flags & 0x12) == 0x02 && c->ending)) {
         /* A new conversation starts with a SYN; its sender is the left column. */
-        if (!(flags & 0x02)) return;
+        if (!(flags & 0x02))
+            return;
         if (!c)
             for (int i = 0; i < LADDER_MAX_CONNS && !c; i++)
-                if (!l->conn[i].used) c = &l->conn[i];
-        if (!c) return;
+                if (!l->conn[i].used)
+                    c = &l->conn[i];
+        if (!c)
+            return;
         free(c->segs);
         memset(c, 0, sizeof(*c));
         c->segs = calloc(LADDER_MAX_SEGS, sizeof(*c->segs));
-        if (!c->segs) return;
+        if (!c->segs)
+            return;
         c->used = true;
         bool syn_ack = flags & 0x10;
         /* A SYN-ACK seen first (capture began mid-handshake): its sender is the server. */
@@ -99,7 +107,8 @@ void ladder_conn_done(struct ladder *l, uint32_t laddr, uint16_t lport, uint32_t
 {
     bool right;
     struct ladder_conn *c = find(l, laddr, lport, raddr, rport, &right);
-    if (c) c->ending = true;
+    if (c)
+        c->ending = true;
 }
 
 static void flag_letters(uint8_t flags, char out[10])
@@ -107,8 +116,10 @@ static void flag_letters(uint8_t flags, char out[10])
     static const char letters[] = "FSRP.UEW"; /* tcpdump's order */
     int n = 0;
     for (int b = 0; b < 8; b++)
-        if (flags & (1 << b)) out[n++] = letters[b];
-    if (n == 0) memcpy(out + n, "none", 5), n += 4;
+        if (flags & (1 << b))
+            out[n++] = letters[b];
+    if (n == 0)
+        memcpy(out + n, "none", 5), n += 4;
     out[n] = '\0';
 }
 
@@ -121,7 +132,8 @@ static void label(const struct ladder_seg *s, char *out, size_t cap)
         n += snprintf(out + n, cap - (size_t)n, " seq %u:%u", s->seq, s->seq + s->len);
     else if (s->flags & 0x07)
         n += snprintf(out + n, cap - (size_t)n, " seq %u", s->seq);
-    if (s->flags & 0x10) n += snprintf(out + n, cap - (size_t)n, " ack %u", s->ack);
+    if (s->flags & 0x10)
+        n += snprintf(out + n, cap - (size_t)n, " ack %u", s->ack);
     snprintf(out + n, cap - (size_t)n, " len %u", s->len);
 }
 
@@ -148,7 +160,8 @@ void ladder_write_text(const struct ladder_conn *c, FILE *f)
         memset(line, '-', LADDER_WIDTH);
         line[LADDER_WIDTH] = '\0';
         size_t ll = strlen(lab);
-        if (ll > LADDER_WIDTH - 8) ll = LADDER_WIDTH - 8;
+        if (ll > LADDER_WIDTH - 8)
+            ll = LADDER_WIDTH - 8;
         size_t at = (LADDER_WIDTH - ll) / 2;
         line[at - 1] = ' ';
         memcpy(line + at, lab, ll);
@@ -159,7 +172,8 @@ void ladder_write_text(const struct ladder_conn *c, FILE *f)
             line[LADDER_WIDTH - 1] = '>';
         fprintf(f, "%10.3f  |%s|\n", (double)(s->t_us - t0) / 1000.0, line);
     }
-    if (c->dropped) fprintf(f, "%10s  (%zu more segments not drawn)\n", "", c->dropped);
+    if (c->dropped)
+        fprintf(f, "%10s  (%zu more segments not drawn)\n", "", c->dropped);
 }
 
 static void svg_escape(FILE *f, const char *s)
@@ -179,7 +193,8 @@ static void svg_escape(FILE *f, const char *s)
 int ladder_write_svg(const struct ladder_conn *c, const char *path)
 {
     FILE *f = fopen(path, "w");
-    if (!f) return -1;
+    if (!f)
+        return -1;
     const int xl = 160, xr = 560, top = 70, step = 34, w = 720;
     int h = top + (int)c->nsegs * step + 40;
     char a[32], b[32];
@@ -247,11 +262,13 @@ static void draw(struct ladder *l, struct ladder_conn *c)
 void ladder_flush(struct ladder *l)
 {
     for (int i = 0; i < LADDER_MAX_CONNS; i++)
-        if (l->conn[i].used && l->conn[i].ending) draw(l, &l->conn[i]);
+        if (l->conn[i].used && l->conn[i].ending)
+            draw(l, &l->conn[i]);
 }
 
 void ladder_finish(struct ladder *l)
 {
     for (int i = 0; i < LADDER_MAX_CONNS; i++)
-        if (l->conn[i].used) draw(l, &l->conn[i]);
+        if (l->conn[i].used)
+            draw(l, &l->conn[i]);
 }

@@ -179,6 +179,7 @@ void tap_close(struct tap_dev *t)
 {
     /* A TAP we created without TUNSETPERSIST disappears with its last fd;
      * a persistent one stays for the next run. */
-    if (t->fd >= 0) close(t->fd);
+    if (t->fd >= 0)
+        close(t->fd);
     t->fd = -1;
 }

@@ -21,7 +21,8 @@ static void put(struct out *o, const char *fmt, ...)
     size_t room = o->len < o->cap ? o->cap - o->len : 0;
     int n = vsnprintf(o->p + (o->len < o->cap ? o->len : o->cap), room, fmt, ap);
     va_end(ap);
-    if (n > 0) o->len += (size_t)n;
+    if (n > 0)
+        o->len += (size_t)n;
 }
 
 static uint16_t be16(const uint8_t *p)
@@ -137,7 +138,8 @@ static void tcp_options(struct out *o, const uint8_t *p, size_t len, uint32_t sa
     bool first = true;
     while (i < len) {
         uint8_t kind = p[i];
-        if (!first) put(o, ",");
+        if (!first)
+            put(o, ",");
         first = false;
         if (kind == 0) {
             put(o, "eol");
@@ -223,7 +225,8 @@ static void tcp_line(struct out *o, struct trace_state *ts, uint32_t sa, uint32_
             put(o, "%c", letters[b]);
             any = true;
         }
-    if (!any) put(o, "none");
+    if (!any)
+        put(o, "none");
     put(o, "]");
     if (hlen < 20 || hlen > len) {
         put(o, ", bad-hlen %zu", hlen);
@@ -252,10 +255,13 @@ static void tcp_line(struct out *o, struct trace_state *ts, uint32_t sa, uint32_
         else
             put(o, ", seq %u", seq);
     }
-    if (flags & 0x10) put(o, ", ack %u", ack);
+    if (flags & 0x10)
+        put(o, ", ack %u", ack);
     put(o, ", win %u", be16(p + 14));
-    if (flags & 0x20) put(o, ", urg %u", be16(p + 18));
-    if (hlen > 20) tcp_options(o, p + 20, hlen - 20, sack_base);
+    if (flags & 0x20)
+        put(o, ", urg %u", be16(p + 18));
+    if (hlen > 20)
+        tcp_options(o, p + 20, hlen - 20, sack_base);
     put(o, ", length %zu", dlen);
 }
 
@@ -315,7 +321,8 @@ static void ipv4_line(struct out *o, struct trace_state *ts, const uint8_t *p, s
 size_t trace_format(struct trace_state *ts, const uint8_t *f, size_t len, char *out, size_t outlen)
 {
     struct out o = {out, outlen, 0};
-    if (outlen) out[0] = '\0';
+    if (outlen)
+        out[0] = '\0';
     if (len < 14) {
         put(&o, "[|ether]");
     } else {

@@ -94,6 +94,23 @@ wait_exit "$TH" 5 || fail "half-close: tapnc did not exit"
 [ "$EXIT_CODE" -eq 0 ] || { show "$TMP/h-tapnc.err"; fail "half-close: tapnc exited $EXIT_CODE"; }
 pass "half-close: host sent request + FIN; the stack's later reply arrived"
 
+# 3b. Half-close with the stack listening: tapd's echo keeps sending after
+# the host's FIN (nc -N sends 1 MiB then FIN at once; most of the echo
+# comes back after it), then closes.  (tapnc -l itself, like OpenBSD nc -l,
+# stops at the peer's FIN, so it is not the one to test this with.)
+head -c 1048576 /dev/urandom >"$TMP/mib"
+start_bg "$NS" echo-tapd "$TAPD" --tap tape --addr 10.0.1.2/24 --host-addr 10.0.1.1/24
+TE=$BG_LAST
+wait_tap_up "$NS" tape 10.0.1.1 "$TE"
+ns_exec "$NS" timeout 15 nc -n -N 10.0.1.2 7 <"$TMP/mib" >"$TMP/mib.back" 2>"$TMP/mib.err"
+rc=$?
+[ $rc -eq 0 ] || { show "$TMP/mib.err"; fail "half-close (echo): host nc -N exited $rc"; }
+[ "$(sha "$TMP/mib")" = "$(sha "$TMP/mib.back")" ] ||
+    fail "half-close (echo): $(stat -c %s "$TMP/mib.back") of 1048576 bytes came back after the host's FIN"
+pass "half-close, stack listening: echo sent back all 1 MiB after the host's FIN, then closed"
+kill -TERM "$TE"
+wait_exit "$TE" 5 || fail "tapd did not exit on SIGTERM"
+
 # 4. Refused: nothing listens on the stack's port 9999: RST, nc -z fails at once.
 ns_create
 NS=$NS_LAST

@@ -51,7 +51,8 @@ struct harness *h_new(void (*tweak)(struct sk_config *cfg))
     h->cfg.tcp_fixed_isn_key = true;
     for (int i = 0; i < 16; i++)
         h->cfg.tcp_isn_key[i] = (uint8_t)i;
-    if (tweak) tweak(&h->cfg);
+    if (tweak)
+        tweak(&h->cfg);
     int err = -1;
     h->s = sk_stack_new(&h->cfg, h->now, &err);
     ck_assert_ptr_nonnull(h->s);
@@ -147,7 +148,8 @@ size_t h_tcp(uint8_t *f, const struct h_seg *g)
         seg[21] = 4;
         wr16(seg + 22, g->mss);
     }
-    if (g->len) memcpy(seg + hl, g->data, g->len);
+    if (g->len)
+        memcpy(seg + hl, g->data, g->len);
     size_t tot = hl + g->len;
     uint32_t sum = csum_pseudo(PEER_IP, US_IP, IP_PROTO_TCP, (uint16_t)tot);
     wr16(seg + 16, csum_finish(csum_partial(seg, tot, sum)));
@@ -163,10 +165,12 @@ void h_send(struct harness *h, const struct h_seg *g)
 
 bool h_out_tcp(struct harness *h, int i, struct tcp_seg *g)
 {
-    if (i < 0 || i >= h->nout) return false;
+    if (i < 0 || i >= h->nout)
+        return false;
     const uint8_t *f = h->out[i];
     size_t len = h->out_len[i];
-    if (len < ETH_HDR_LEN + IP_HDR_LEN || rd16(f + 12) != ETHERTYPE_IP) return false;
+    if (len < ETH_HDR_LEN + IP_HDR_LEN || rd16(f + 12) != ETHERTYPE_IP)
+        return false;
     struct ipv4_hdr ih;
     if (ipv4_parse(f + ETH_HDR_LEN, len - ETH_HDR_LEN, &ih) != IPV4_OK || ih.proto != IP_PROTO_TCP)
         return false;
@@ -179,7 +183,8 @@ struct tcp_seg h_last_tcp(struct harness *h)
 {
     struct tcp_seg g;
     for (int i = h->nout - 1; i >= 0; i--)
-        if (h_out_tcp(h, i, &g)) return g;
+        if (h_out_tcp(h, i, &g))
+            return g;
     ck_abort_msg("no TCP segment was sent");
     return g;
 }

@@ -50,7 +50,8 @@ static uint64_t ref_sum(const uint8_t *p, size_t len)
     size_t i = 0;
     for (; i + 1 < len; i += 2)
         sum += (uint64_t)(p[i] << 8 | p[i + 1]);
-    if (i < len) sum += (uint64_t)(p[i] << 8);
+    if (i < len)
+        sum += (uint64_t)(p[i] << 8);
     return sum;
 }
 
@@ -171,7 +172,8 @@ START_TEST(partial_chained_over_pieces)
             size_t left = len - done;
             size_t n = prng() % 65;
             n &= ~(size_t)1;
-            if (n >= left || prng() % 8 == 0) n = left; /* the last piece, of any parity */
+            if (n >= left || prng() % 8 == 0)
+                n = left; /* the last piece, of any parity */
             sum = csum_partial(buf + off + done, n, sum);
             done += n;
             pieces++;
@@ -227,8 +229,10 @@ START_TEST(pseudo_header_tcp_segment)
     prng_seed(6);
     for (int round = 0; round < 3000; round++) {
         uint32_t src = prng(), dst = prng();
-        if (round == 0) src = dst = 0xffffffffu; /* the largest pseudo-header */
-        if (round == 1) src = dst = 0;
+        if (round == 0)
+            src = dst = 0xffffffffu; /* the largest pseudo-header */
+        if (round == 1)
+            src = dst = 0;
         size_t len = 20 + prng() % (BIG - 20 + 1);
         size_t off = prng() & 1; /* odd addresses too */
         uint8_t *p = seg + off;

@@ -25,14 +25,17 @@ static uint32_t rnd(void)
  * (half the time; the other half tests the checksum checks). */
 static void fix_checksums(uint8_t *f, size_t len)
 {
-    if (len < ETH_HDR_LEN + IP_HDR_LEN || rd16(f + 12) != ETHERTYPE_IP) return;
+    if (len < ETH_HDR_LEN + IP_HDR_LEN || rd16(f + 12) != ETHERTYPE_IP)
+        return;
     uint8_t *ip = f + ETH_HDR_LEN;
     size_t ihl = (size_t)(ip[0] & 15) * 4;
     size_t tot = rd16(ip + 2);
-    if (ihl < IP_HDR_LEN || ihl > len - ETH_HDR_LEN) return;
+    if (ihl < IP_HDR_LEN || ihl > len - ETH_HDR_LEN)
+        return;
     wr16(ip + 10, 0);
     wr16(ip + 10, csum(ip, ihl));
-    if (tot < ihl || tot > len - ETH_HDR_LEN || ip[9] != IP_PROTO_TCP || tot - ihl < 20) return;
+    if (tot < ihl || tot > len - ETH_HDR_LEN || ip[9] != IP_PROTO_TCP || tot - ihl < 20)
+        return;
     uint8_t *t = ip + ihl;
     size_t tl = tot - ihl;
     wr16(t + 16, 0);
@@ -52,7 +55,8 @@ static void mutate(uint8_t *f, size_t *len)
         *len = rnd() % (*len + 1);
         break;
     case 2: /* random TCP flags */
-        if (*len > ETH_HDR_LEN + IP_HDR_LEN + 13) f[ETH_HDR_LEN + IP_HDR_LEN + 13] = (uint8_t)rnd();
+        if (*len > ETH_HDR_LEN + IP_HDR_LEN + 13)
+            f[ETH_HDR_LEN + IP_HDR_LEN + 13] = (uint8_t)rnd();
         break;
     case 3: /* random data offset and options bytes */
         if (*len > ETH_HDR_LEN + IP_HDR_LEN + 40) {
@@ -71,7 +75,8 @@ static void mutate(uint8_t *f, size_t *len)
             f[ETH_HDR_LEN + rnd() % IP_HDR_LEN] = (uint8_t)rnd();
         break;
     }
-    if (rnd() & 1) fix_checksums(f, *len);
+    if (rnd() & 1)
+        fix_checksums(f, *len);
 }
 
 START_TEST(random_mutations_never_crash)
@@ -158,7 +163,8 @@ START_TEST(random_mutations_never_crash)
             else
                 sk_abort(c);
         }
-        if (round % 64 == 0) h_advance(h, rnd() % 3000000);
+        if (round % 64 == 0)
+            h_advance(h, rnd() % 3000000);
         h_clear(h);
     }
     sk_close(l);

@@ -95,7 +95,8 @@ static size_t icmp_echo(uint8_t *m, uint16_t id, uint16_t seq, const uint8_t *da
     wr16(m + 2, 0);
     wr16(m + 4, id);
     wr16(m + 6, seq);
-    if (n) memcpy(m + 8, data, n);
+    if (n)
+        memcpy(m + 8, data, n);
     wr16(m + 2, csum(m, 8 + n));
     return 8 + n;
 }
@@ -115,7 +116,8 @@ static void ip_fix_csum(uint8_t *f)
 {
     uint8_t *ip = f + ETH_HDR_LEN;
     size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-    if (ihl < IP_HDR_LEN) ihl = IP_HDR_LEN;
+    if (ihl < IP_HDR_LEN)
+        ihl = IP_HDR_LEN;
     wr16(ip + 10, 0);
     wr16(ip + 10, csum(ip, ihl));
 }
@@ -171,7 +173,8 @@ static struct ipv4_hdr check_echo_reply(struct harness *h, int i, const uint8_t 
     ck_assert_uint_eq(m[1], 0);
     ck_assert_uint_eq(rd16(m + 4), id);
     ck_assert_uint_eq(rd16(m + 6), seq);
-    if (n) ck_assert_mem_eq(m + 8, data, n);
+    if (n)
+        ck_assert_mem_eq(m + 8, data, n);
     ck_assert_uint_eq(csum(m, 8 + n), 0);
     return ih;
 }

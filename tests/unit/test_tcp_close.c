@@ -43,7 +43,8 @@ static void assert_path(const sk_conn *c, const int *states, int n)
 {
     int k = 0;
     for (int i = 0; i < nchanges; i++) {
-        if (changes[i].conn != c) continue;
+        if (changes[i].conn != c)
+            continue;
         ck_assert_msg(k + 1 < n, "extra transition %s -> %s", sk_state_name(changes[i].from),
                       sk_state_name(changes[i].to));
         ck_assert_msg(changes[i].from == states[k] && changes[i].to == states[k + 1],
@@ -59,7 +60,8 @@ static void assert_path(const sk_conn *c, const int *states, int n)
 static const struct sk_state_change *last_change(const sk_conn *c)
 {
     for (int i = nchanges - 1; i >= 0; i--)
-        if (changes[i].conn == c) return &changes[i];
+        if (changes[i].conn == c)
+            return &changes[i];
     ck_abort_msg("no state change recorded");
     return NULL;
 }
@@ -94,7 +96,8 @@ static unsigned events_of(struct harness *h, const sk_conn *c)
     size_t n;
     while ((n = sk_poll(h->s, ev, 16)) > 0)
         for (size_t i = 0; i < n; i++)
-            if (ev[i].conn == c) e |= ev[i].events;
+            if (ev[i].conn == c)
+                e |= ev[i].events;
     return e;
 }
 
@@ -146,7 +149,8 @@ static void fx_open(struct fx *f)
 
 static void fx_free(struct fx *f)
 {
-    if (f->l) sk_close(f->l);
+    if (f->l)
+        sk_close(f->l);
     h_free(f->h);
 }
 

@@ -69,7 +69,8 @@ static unsigned events_of(struct harness *h, const sk_conn *c)
     size_t n;
     while ((n = sk_poll(h->s, ev, 16)) > 0)
         for (size_t i = 0; i < n; i++)
-            if (ev[i].conn == c) e |= ev[i].events;
+            if (ev[i].conn == c)
+                e |= ev[i].events;
     return e;
 }
 
@@ -127,7 +128,8 @@ static void fx_open(struct fx *f, void (*tweak)(struct sk_config *), uint16_t wn
 
 static void fx_free(struct fx *f)
 {
-    if (f->c) sk_abort(f->c);
+    if (f->c)
+        sk_abort(f->c);
     sk_close(f->l);
     h_free(f->h);
 }
@@ -517,7 +519,8 @@ static int data_segments(struct fx *f, uint32_t *seqs, uint32_t *lens, uint8_t *
     int n = 0;
     for (int i = 0; i < f->h->nout; i++) {
         struct tcp_seg g;
-        if (!h_out_tcp(f->h, i, &g) || g.len == 0) continue;
+        if (!h_out_tcp(f->h, i, &g) || g.len == 0)
+            continue;
         ck_assert_int_lt(n, max);
         seqs[n] = g.seq;
         lens[n] = g.len;

@@ -30,7 +30,8 @@ static unsigned events_of(struct harness *h, const sk_conn *c)
     size_t n;
     while ((n = sk_poll(h->s, ev, 16)) > 0)
         for (size_t i = 0; i < n; i++)
-            if (ev[i].conn == c) e |= ev[i].events;
+            if (ev[i].conn == c)
+                e |= ev[i].events;
     return e;
 }
 
@@ -611,7 +612,8 @@ static int segment_sizes(struct harness *h, sk_conn *c, size_t n, uint32_t *lens
     int k = 0;
     for (int f = 0; f < h->nout && k < max; f++) {
         struct tcp_seg g;
-        if (h_out_tcp(h, f, &g)) lens[k++] = g.len;
+        if (h_out_tcp(h, f, &g))
+            lens[k++] = g.len;
     }
     return k;
 }

@@ -50,7 +50,8 @@ static unsigned events_of(struct harness *h, const sk_conn *c)
     size_t n;
     while ((n = sk_poll(h->s, ev, 16)) > 0)
         for (size_t i = 0; i < n; i++)
-            if (ev[i].conn == c) e |= ev[i].events;
+            if (ev[i].conn == c)
+                e |= ev[i].events;
     return e;
 }
 
