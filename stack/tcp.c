@@ -5,6 +5,7 @@
  * tcp_out.c.  A TCB lives from sk_listen/sk_connect or a listener's SYN
  * until both TCP is done with it (CLOSED) and the app has let go of it
  * (sk_close, or never handed out, as for a child not yet accepted). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,12 +218,13 @@ void tcp_timers(struct sk_stack *s)
      * future, so the loop ends. */
     while (t->heap_len && t->heap[0]->deadline <= s->now) {
         struct sk_tcb *c = t->heap[0];
-        t->cause[0] = '\0';
         if (c->tw_deadline && c->tw_deadline <= s->now) {
             c->tw_deadline = 0;
+            tcp_cause(s, c->state == SK_TIME_WAIT ? "2*MSL timer" : "FIN_WAIT_2 orphan timer");
             tcb_close(c, 0); /* 2*MSL is over (RFC 9293 3.10.8) */
         } else if (c->rtx_deadline && c->rtx_deadline <= s->now) {
             c->rtx_deadline = 0;
+            tcp_cause(s, c->persist ? "persist timer" : "retransmission timer");
             tcb_timer_update(c);
             tcp_rtx_timeout(c);
         } else {
@@ -312,6 +314,11 @@ __attribute__((noinline)) void tcp_set_state(struct sk_tcb *c, int state)
     }
 }
 
+void tcp_cause(struct sk_stack *s, const char *why)
+{
+    snprintf(s->tcp.cause, sizeof(s->tcp.cause), "%s", why);
+}
+
 void tcb_event(struct sk_tcb *c, unsigned ev)
 {
     if (!c->app_owned)
@@ -391,7 +398,7 @@ sk_conn *sk_listen(sk_stack *s, uint16_t port, unsigned backlog, int *err)
     e = 0;
     c->backlog = backlog ? backlog : 128;
     c->app_owned = true;
-    s->tcp.cause[0] = '\0';
+    tcp_cause(s, "app: listen");
     tcp_set_state(c, SK_LISTEN);
     tcb_hash_insert(c);
 out:
@@ -456,7 +463,7 @@ sk_conn *sk_connect(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport,
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->mss = (uint16_t)(s->cfg.mtu - 40);
     tcb_hash_insert(c);
-    s->tcp.cause[0] = '\0';
+    tcp_cause(s, "app: connect");
     tcp_set_state(c, SK_SYN_SENT);
     s->ctr.tcp_active_opens++;
     tcb_want_output(c);
@@ -546,13 +553,13 @@ int sk_shutdown(sk_conn *c)
         return 0;
     case SK_ESTABLISHED:
         c->fin_queued = true;
-        c->stack->tcp.cause[0] = '\0';
+        tcp_cause(c->stack, "app: close");
         tcp_set_state(c, SK_FIN_WAIT_1);
         tcb_want_output(c);
         return 0;
     case SK_CLOSE_WAIT:
         c->fin_queued = true;
-        c->stack->tcp.cause[0] = '\0';
+        tcp_cause(c->stack, "app: close");
         tcp_set_state(c, SK_LAST_ACK);
         tcb_want_output(c);
         return 0;
@@ -596,7 +603,7 @@ void sk_close(sk_conn *c)
 {
     if (!c)
         return;
-    c->stack->tcp.cause[0] = '\0';
+    tcp_cause(c->stack, "app: close");
     c->app_owned = false;
     list_del(&c->ev_link);
     switch (c->state) {
@@ -639,7 +646,7 @@ void sk_abort(sk_conn *c)
 {
     if (!c)
         return;
-    c->stack->tcp.cause[0] = '\0';
+    tcp_cause(c->stack, "app: abort");
     if (c->state == SK_LISTEN) {
         c->app_owned = false;
         close_listener(c);

@@ -174,6 +174,9 @@ void tcb_hash_insert(struct sk_tcb *c);
 uint32_t tcp_isn(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                  uint16_t rport);
 void tcb_event(struct sk_tcb *c, unsigned ev);
+/* What caused the state changes that follow ("app: close", "2*MSL timer");
+ * segment arrival sets it to the segment's description. */
+void tcp_cause(struct sk_stack *s, const char *why);
 /* Ends a connection: error (0 for a clean end) to the app, CLOSED, and
  * frees the TCB unless the app still holds it. */
 void tcb_close(struct sk_tcb *c, int error);

@@ -351,10 +351,12 @@ static void process_ack(struct sk_tcb *c, const struct tcp_seg *g)
             tcp_rtt_sample(c, s->now - c->rtt_start);
         }
         c->backoff = 0;
-        /* RFC 5681 3.1: slow start below ssthresh, then about one SMSS per RTT. */
-        if (c->cwnd < c->ssthresh)
+        /* RFC 5681 3.1: slow start below ssthresh, then about one SMSS per
+         * RTT; the ACK of a SYN must not grow the window. */
+        bool only_syn = acked == 1 && c->snd_una == c->iss + 1;
+        if (!only_syn && c->cwnd < c->ssthresh)
             c->cwnd += min_u32(acked, c->mss);
-        else
+        else if (!only_syn)
             c->cwnd += max_u32(1, (uint32_t)((uint64_t)c->mss * c->mss / c->cwnd));
         /* RFC 6298 5.2 and 5.3: stop the timer when all is acknowledged,
          * else restart it. */

@@ -109,8 +109,8 @@ struct sk_config {
     void *random_ctx;
 
     /* Optional tuning; 0 picks the documented default. */
-    uint32_t tcp_sndbuf;      /* bytes per connection, default 256 KiB */
-    uint32_t tcp_rcvbuf;      /* bytes per connection, default 256 KiB */
+    uint32_t tcp_sndbuf;      /* bytes per connection, default 64 KiB */
+    uint32_t tcp_rcvbuf;      /* bytes per connection, default 64 KiB */
     uint32_t tcp_msl_ms;      /* TIME_WAIT lasts 2*MSL; default 30000 ms */
     uint32_t tcp_max_conns;   /* default 4096 */
     uint32_t tcp_rto_min_ms;  /* default 200 */

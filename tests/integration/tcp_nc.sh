@@ -99,10 +99,10 @@ pass "half-close: host sent request + FIN; the stack's later reply arrived"
 # comes back after it), then closes.  (tapnc -l itself, like OpenBSD nc -l,
 # stops at the peer's FIN, so it is not the one to test this with.)
 head -c 1048576 /dev/urandom >"$TMP/mib"
-start_bg "$NS" echo-tapd "$TAPD" --tap tape --addr 10.0.1.2/24 --host-addr 10.0.1.1/24
+start_bg "$NS" echo-tapd "$TAPD"
 TE=$BG_LAST
-wait_tap_up "$NS" tape 10.0.1.1 "$TE"
-ns_exec "$NS" timeout 15 nc -n -N 10.0.1.2 7 <"$TMP/mib" >"$TMP/mib.back" 2>"$TMP/mib.err"
+wait_tap_up "$NS" tap0 "$HOST_IP" "$TE"
+ns_exec "$NS" timeout 15 nc -n -N "$STACK_IP" 7 <"$TMP/mib" >"$TMP/mib.back" 2>"$TMP/mib.err"
 rc=$?
 [ $rc -eq 0 ] || { show "$TMP/mib.err"; fail "half-close (echo): host nc -N exited $rc"; }
 [ "$(sha "$TMP/mib")" = "$(sha "$TMP/mib.back")" ] ||

@@ -228,7 +228,7 @@ START_TEST(active_close)
     fx_open(&f);
     ck_assert_int_eq(sk_shutdown(f.c), 0);
     ck_assert_int_eq(sk_conn_state(f.c), SK_FIN_WAIT_1);
-    ck_assert_str_eq(last_change(f.c)->cause, ""); /* the app did it */
+    ck_assert_str_eq(last_change(f.c)->cause, "app: close");
     ck_assert_int_eq(f.h->nout, 0);                /* until the flush */
     flush(&f);
     expect_fin(&f, f.iss + 1);
@@ -263,7 +263,7 @@ START_TEST(active_close)
     ck_assert_int_eq(f.h->nout, 0);
     ck_assert_int_eq(sk_conn_error(f.c), 0);
     ck_assert_uint_eq(events_of(f.h, f.c), 0); /* TIME_WAIT already told it */
-    ck_assert_str_eq(last_change(f.c)->cause, "");
+    ck_assert_str_eq(last_change(f.c)->cause, "2*MSL timer");
     static const int path[] = {SK_LISTEN,     SK_SYN_RECEIVED, SK_ESTABLISHED, SK_FIN_WAIT_1,
                                SK_FIN_WAIT_2, SK_TIME_WAIT,    SK_CLOSED};
     assert_path(f.c, path, 7);
