@@ -161,9 +161,9 @@ static void conn_failed(struct nc *nc, sk_conn *c, int err)
 {
     char a[16];
     if (!nc->connected && !nc->listen) {
-        fprintf(stderr, "tapnc: connect to %s port %u (tcp) %s: %s\n", ip_str(nc->raddr, a),
-                nc->port, err == SK_ETIMEDOUT ? "timed out" : "failed",
-                err == SK_ETIMEDOUT ? "Operation timed out" : sk_strerror(err));
+        /* As nc: "connect to 10.0.0.1 port 5050 (tcp) failed: Connection refused" */
+        fprintf(stderr, "tapnc: connect to %s port %u (tcp) failed: %s\n", ip_str(nc->raddr, a),
+                nc->port, sk_strerror(err));
         nc->connected = true; /* nothing more to wait for */
     } else {
         fprintf(stderr, "tapnc: read failed: %s\n", sk_strerror(err));

@@ -14,19 +14,20 @@
 #include "icmp.h"
 #include "ipv4.h"
 
+/* Worded as libc's strerror, so apps print what nc would. */
 static const char *const error_names[SK_ERROR_COUNT] = {
-    [SK_OK] = "success",
-    [SK_EAGAIN] = "try again",
-    [SK_EINVAL] = "invalid argument",
-    [SK_ENOMEM] = "out of memory or over a configured limit",
-    [SK_EADDRINUSE] = "address already in use",
-    [SK_ENOTCONN] = "not connected",
-    [SK_ECONNREFUSED] = "connection refused",
-    [SK_ECONNRESET] = "connection reset by peer",
-    [SK_ETIMEDOUT] = "connection timed out",
-    [SK_EPIPE] = "broken pipe",
-    [SK_ECONNABORTED] = "connection aborted",
-    [SK_ENOROUTE] = "no route to host",
+    [SK_OK] = "Success",
+    [SK_EAGAIN] = "Resource temporarily unavailable",
+    [SK_EINVAL] = "Invalid argument",
+    [SK_ENOMEM] = "Out of memory or over a configured limit",
+    [SK_EADDRINUSE] = "Address already in use",
+    [SK_ENOTCONN] = "Transport endpoint is not connected",
+    [SK_ECONNREFUSED] = "Connection refused",
+    [SK_ECONNRESET] = "Connection reset by peer",
+    [SK_ETIMEDOUT] = "Connection timed out",
+    [SK_EPIPE] = "Broken pipe",
+    [SK_ECONNABORTED] = "Software caused connection abort",
+    [SK_ENOROUTE] = "No route to host",
 };
 
 const char *sk_strerror(int err)

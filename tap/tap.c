@@ -46,8 +46,14 @@ int tap_open(struct tap_dev *t, const char *name, char *err, size_t errlen)
     }
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open /dev/net/tun: %s%s", strerror(errno),
-                 errno == ENOENT ? " (is the tun module loaded? modprobe tun)" : "");
+        if (errno == EACCES || errno == EPERM)
+            snprintf(err, errlen,
+                     "no permission to open /dev/net/tun: run as root, or make the device usable "
+                     "by others as most distributions do (sudo chmod 0666 /dev/net/tun), then use "
+                     "a persistent TAP owned by you (see README.md)");
+        else
+            snprintf(err, errlen, "cannot open /dev/net/tun: %s%s", strerror(errno),
+                     errno == ENOENT ? " (is the tun module loaded? sudo modprobe tun)" : "");
         return -1;
     }
     struct ifreq ifr;

@@ -135,11 +135,11 @@ ns_exec "$NS" timeout 10 "$TAPNC" "$HOST_IP" 5999 </dev/null >"$TMP/ref.out" 2>"
 rc=$?
 ms=$(($(now_ms) - t0))
 [ $rc -ne 124 ] || fail "tapnc to a closed host port hung"
-if [ $rc -ne 1 ] || ! grep -q "connect to $HOST_IP port 5999 (tcp) failed: connection refused" "$TMP/ref.err"; then
+if [ $rc -ne 1 ] || ! grep -q "connect to $HOST_IP port 5999 (tcp) failed: Connection refused" "$TMP/ref.err"; then
     show "$TMP/ref.err"
-    fail "tapnc $HOST_IP 5999 (closed): expected exit 1 and 'tapnc: connect to $HOST_IP port 5999 (tcp) failed: connection refused', got exit $rc"
+    fail "tapnc $HOST_IP 5999 (closed): expected exit 1 and 'tapnc: connect to $HOST_IP port 5999 (tcp) failed: Connection refused', got exit $rc"
 fi
 log "tapnc $HOST_IP 5999: $(head -n 1 "$TMP/ref.err") (exit 1, $ms ms)"
-pass "tapnc to a closed host port: 'connection refused', exit 1"
+pass "tapnc to a closed host port: 'Connection refused', exit 1"
 
 finish
