@@ -159,7 +159,8 @@ static int parse(const uint8_t *bytes, size_t len, struct tcp_opts *o)
 {
     uint8_t *p = malloc(len ? len : 1);
     ck_assert_ptr_nonnull(p);
-    memcpy(p, bytes, len);
+    if (len)
+        memcpy(p, bytes, len); /* bytes may be NULL when len is 0 */
     int r = tcp_parse_options(p, len, o);
     free(p);
     return r;
