@@ -16,6 +16,7 @@ void ring_free(struct ring *r)
 {
     free(r->buf);
     r->buf = NULL;
+    r->cap = r->head = r->len = 0;
 }
 
 /* Copies into the ring at absolute index idx, wrapping once. */

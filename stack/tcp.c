@@ -48,6 +48,8 @@ int tcp_init(struct sk_stack *s)
     t->heap_cap = s->cfg.tcp_max_conns;
     t->heap = calloc(t->heap_cap, sizeof(*t->heap));
     list_init(&t->all);
+    list_init(&t->time_wait);
+    list_init(&t->half_open);
     list_init(&t->events);
     list_init(&t->flush);
     /* One draw of random bytes keys both the hash (against hash flooding)
@@ -66,6 +68,13 @@ void tcp_free(struct sk_stack *s)
 {
     struct tcp_table *t = &s->tcp;
     if (t->all.next) {
+        /* Children first: freeing one updates its listener's queues. */
+        for (struct link *l = t->all.next, *next; l != &t->all; l = next) {
+            next = l->next;
+            struct sk_tcb *c = container_of(l, struct sk_tcb, all_link);
+            if (list_linked(&c->q_link))
+                tcb_free(c);
+        }
         while (!list_empty(&t->all))
             tcb_free(container_of(t->all.next, struct sk_tcb, all_link));
     }
@@ -235,20 +244,28 @@ void tcp_timers(struct sk_stack *s)
 
 /* ---- TCB life ---- */
 
+/* A full table first gives up its oldest TIME_WAIT connection nobody
+ * holds: it only guards against old duplicates, a live connection matters
+ * more (Linux recycles them too, RFC 6191 spirit). */
+static bool recycle_time_wait(struct sk_stack *s)
+{
+    if (list_empty(&s->tcp.time_wait))
+        return false;
+    struct sk_tcb *old = container_of(s->tcp.time_wait.next, struct sk_tcb, tw_link);
+    s->ctr.tcp_time_wait_recycled++;
+    tcp_cause(s, "recycled for a new connection");
+    tcb_close(old, 0);
+    return true;
+}
+
 struct sk_tcb *tcb_new(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                        uint16_t rport)
 {
-    if (s->tcp.ntcbs >= s->cfg.tcp_max_conns)
+    if (s->tcp.ntcbs >= s->cfg.tcp_max_conns && !recycle_time_wait(s))
         return NULL;
     struct sk_tcb *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    if (rport && (ring_init(&c->sndq, s->cfg.tcp_sndbuf) < 0 ||
-                  ring_init(&c->rcvq, s->cfg.tcp_rcvbuf) < 0)) {
-        ring_free(&c->sndq);
-        free(c);
-        return NULL;
-    }
     c->stack = s;
     c->laddr = laddr;
     c->lport = lport;
@@ -262,11 +279,37 @@ struct sk_tcb *tcb_new(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint3
     list_init(&c->ev_link);
     list_init(&c->flush_link);
     list_init(&c->q_link);
+    list_init(&c->tw_link);
+    list_init(&c->ho_link);
     list_init(&c->synq);
     list_init(&c->acceptq);
     list_add_tail(&s->tcp.all, &c->all_link);
     s->tcp.ntcbs++;
     return c;
+}
+
+int tcb_alloc_buffers(struct sk_tcb *c)
+{
+    struct sk_stack *s = c->stack;
+    if (c->sndq.buf)
+        return 0;
+    if (ring_init(&c->sndq, s->cfg.tcp_sndbuf) < 0 || ring_init(&c->rcvq, s->cfg.tcp_rcvbuf) < 0) {
+        ring_free(&c->sndq);
+        ring_free(&c->rcvq);
+        return -1;
+    }
+    return 0;
+}
+
+void tcb_time_wait_enter(struct sk_tcb *c)
+{
+    /* Everything we sent is acknowledged: the send ring can go now, and the
+     * receive ring too unless the app still has bytes to read. */
+    ring_free(&c->sndq);
+    if (!c->app_owned || c->rcvq.len == 0)
+        ring_free(&c->rcvq);
+    if (!c->app_owned)
+        list_add_tail(&c->stack->tcp.time_wait, &c->tw_link);
 }
 
 void tcb_free(struct sk_tcb *c)
@@ -277,6 +320,8 @@ void tcb_free(struct sk_tcb *c)
     list_del(&c->ev_link);
     list_del(&c->flush_link);
     list_del(&c->all_link);
+    list_del(&c->tw_link);
+    list_del(&c->ho_link);
     if (list_linked(&c->q_link)) {
         list_del(&c->q_link);
         if (c->in_acceptq)
@@ -342,6 +387,8 @@ void tcb_close(struct sk_tcb *c, int error)
     c->rtx_deadline = c->tw_deadline = 0;
     heap_remove(&c->stack->tcp, c);
     list_del(&c->flush_link);
+    list_del(&c->tw_link);
+    list_del(&c->ho_link);
     hash_remove(c);
     tcp_set_state(c, SK_CLOSED);
     if (c->app_owned) {
@@ -455,6 +502,10 @@ sk_conn *sk_connect(sk_stack *s, uint32_t raddr, uint16_t rport, uint16_t lport,
     }
     e = SK_ENOMEM;
     c = tcb_new(s, s->cfg.addr, lport, raddr, rport);
+    if (c && tcb_alloc_buffers(c) < 0) {
+        tcb_free(c);
+        c = NULL;
+    }
     if (!c)
         goto out;
     e = 0;
@@ -606,6 +657,8 @@ void sk_close(sk_conn *c)
     tcp_cause(c->stack, "app: close");
     c->app_owned = false;
     list_del(&c->ev_link);
+    if (c->state == SK_TIME_WAIT && !list_linked(&c->tw_link))
+        list_add_tail(&c->stack->tcp.time_wait, &c->tw_link);
     switch (c->state) {
     case SK_LISTEN:
         close_listener(c);

@@ -92,6 +92,7 @@ struct sk_tcb {
     uint8_t n_ooo;
 
     bool fin_queued; /* the app closed its side: FIN follows the queued data */
+    bool syn_acked;  /* our SYN is acknowledged: sndq starts at snd_una */
     bool fin_sent;   /* our FIN went out at fin_seq (it may be resent) */
     uint32_t fin_seq;
     bool fin_received; /* the peer's FIN is processed (rcv_nxt counts it) */
@@ -128,6 +129,8 @@ struct sk_tcb {
     struct link ev_link;    /* on the stack's list of TCBs with events */
     struct link flush_link; /* on the stack's list of TCBs with output due */
     struct link all_link;   /* every TCB */
+    struct link tw_link;    /* on the stack's TIME_WAIT list, oldest first */
+    struct link ho_link;    /* on the stack's half-open list, oldest first */
 
     /* Listeners and their children. */
     struct sk_tcb *parent; /* the listener of a child not yet accepted */
@@ -145,6 +148,8 @@ struct tcp_table {
     uint8_t isn_key[16];
     uint32_t ntcbs;
     struct link all;
+    struct link time_wait; /* TIME_WAIT TCBs the app let go of, oldest first */
+    struct link half_open; /* passive SYN_RECEIVED children, oldest first */
     struct link events;
     struct link flush;
     struct sk_tcb **heap; /* timer min-heap on tcb->deadline */
@@ -167,6 +172,11 @@ void tcp_set_state(struct sk_tcb *c, int state);
 struct sk_tcb *tcb_new(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                        uint16_t rport);
 void tcb_free(struct sk_tcb *c);
+/* The send and receive rings; a passive open gets them at ESTABLISHED, so a
+ * SYN costs only a TCB.  -1 when memory is short. */
+int tcb_alloc_buffers(struct sk_tcb *c);
+/* A TCB in TIME_WAIT: on the recycling list, sndq no longer needed. */
+void tcb_time_wait_enter(struct sk_tcb *c);
 struct sk_tcb *tcb_lookup(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                           uint16_t rport);
 struct sk_tcb *tcb_listener(struct sk_stack *s, uint16_t port);

@@ -166,6 +166,7 @@ static void owe_ack(struct sk_tcb *c)
 static void enter_time_wait(struct sk_tcb *c)
 {
     tcp_set_state(c, SK_TIME_WAIT);
+    tcb_time_wait_enter(c);
     c->rtx_deadline = 0;
     c->persist = false;
     c->tw_deadline = c->stack->now + 2000ULL * c->stack->cfg.tcp_msl_ms;
@@ -342,7 +343,9 @@ static void process_ack(struct sk_tcb *c, const struct tcp_seg *g)
             if (data)
                 tcb_event(c, SK_EV_WRITABLE);
         }
+        bool only_syn = !c->syn_acked && acked == 1;
         c->snd_una = g->ack;
+        c->syn_acked = true;
         if (seq_lt(c->snd_nxt, c->snd_una))
             c->snd_nxt = c->snd_una;
         /* RFC 6298 section 3 (Karn): time only segments never retransmitted. */
@@ -353,11 +356,13 @@ static void process_ack(struct sk_tcb *c, const struct tcp_seg *g)
         c->backoff = 0;
         /* RFC 5681 3.1: slow start below ssthresh, then about one SMSS per
          * RTT; the ACK of a SYN must not grow the window. */
-        bool only_syn = acked == 1 && c->snd_una == c->iss + 1;
         if (!only_syn && c->cwnd < c->ssthresh)
             c->cwnd += min_u32(acked, c->mss);
         else if (!only_syn)
             c->cwnd += max_u32(1, (uint32_t)((uint64_t)c->mss * c->mss / c->cwnd));
+        /* More than the send buffer can never be in flight: stop there, so
+         * cwnd cannot grow without bound (and wrap) on a long transfer. */
+        c->cwnd = min_u32(c->cwnd, max_u32(c->sndq.cap, 2u * c->mss));
         /* RFC 6298 5.2 and 5.3: stop the timer when all is acknowledged,
          * else restart it. */
         if (!c->persist) {
@@ -371,7 +376,8 @@ static void process_ack(struct sk_tcb *c, const struct tcp_seg *g)
     }
     /* RFC 9293 3.10.7.4 fifth: the send window, taken only from the newest
      * segment (SND.WL1, SND.WL2). */
-    if (seq_lt(c->snd_wl1, g->seq) || (c->snd_wl1 == g->seq && seq_leq(c->snd_wl2, g->ack))) {
+    if (seq_leq(c->snd_una, g->ack) &&
+        (seq_lt(c->snd_wl1, g->seq) || (c->snd_wl1 == g->seq && seq_leq(c->snd_wl2, g->ack)))) {
         bool opened = g->wnd > c->snd_wnd;
         c->snd_wnd = g->wnd;
         c->snd_wl1 = g->seq;
@@ -394,7 +400,10 @@ static void process_ack(struct sk_tcb *c, const struct tcp_seg *g)
         if (opened)
             tcb_want_output(c);
     }
-    if (c->persist)
+    /* A live peer may keep its window shut as long as it likes (RFC 9293
+     * 3.8.6.1) - unless nobody is left to send to: an orphan's probes stay
+     * bounded, or a peer could hold it forever. */
+    if (c->persist && c->app_owned)
         c->probes_unanswered = 0;
 }
 
@@ -438,11 +447,18 @@ static void listen_input(struct sk_tcb *l, const struct tcp_seg *g)
      * entry, so a flood of spoofed SYNs cannot lock a real client out
      * (RFC 4987 section 3.4, "random/oldest drop"). */
     struct sk_tcb *victim = oldest_half_open(l);
-    if (victim && (l->synq_len >= l->backlog || s->tcp.ntcbs >= s->cfg.tcp_max_conns)) {
+    if (victim && l->synq_len >= l->backlog) {
         s->ctr.tcp_syn_evictions++;
         tcb_free(victim);
     }
     struct sk_tcb *c = tcb_new(s, g->daddr, g->dport, g->saddr, g->sport);
+    if (!c && !list_empty(&s->tcp.half_open)) {
+        /* The table is full (and holds no TIME_WAIT to recycle): the oldest
+         * half-open connection of any listener makes room. */
+        s->ctr.tcp_syn_evictions++;
+        tcb_free(container_of(s->tcp.half_open.next, struct sk_tcb, ho_link));
+        c = tcb_new(s, g->daddr, g->dport, g->saddr, g->sport);
+    }
     if (!c) {
         s->ctr.tcp_conns_limit++;
         return;
@@ -451,6 +467,7 @@ static void listen_input(struct sk_tcb *l, const struct tcp_seg *g)
     c->parent = l;
     c->passive = true;
     list_add_tail(&l->synq, &c->q_link);
+    list_add_tail(&s->tcp.half_open, &c->ho_link);
     l->synq_len++;
     c->irs = g->seq;
     c->rcv_nxt = g->seq + 1;
@@ -507,6 +524,7 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
     c->snd_wl2 = g->ack;
     if (ack_ok) {
         c->snd_una = g->ack;
+        c->syn_acked = true;
         if (c->rtt_timing) {
             c->rtt_timing = false;
             tcp_rtt_sample(c, s->now - c->rtt_start);
@@ -685,6 +703,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         return;
     }
     uint32_t had_data = g->len;
+    uint32_t seg_seq = g->seq; /* before trimming: the RST test needs it */
     trim(c, g);
     if (had_data && !g->len && !(g->flags & (TCP_SYN | TCP_RST)))
         s->ctr.tcp_dup_segments++;
@@ -692,7 +711,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
     /* Second: RST.  RFC 5961 section 3.2: only an exact match resets; any
      * other RST inside the window gets a challenge ACK. */
     if (g->flags & TCP_RST) {
-        if (g->seq == c->rcv_nxt)
+        if (seg_seq == c->rcv_nxt)
             reset_by_peer(c);
         else
             tcp_challenge_ack(c);
@@ -740,11 +759,18 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
             s->ctr.drop_tcp_listen_overflow++;
             return;
         }
+        if (tcb_alloc_buffers(c) < 0) {
+            /* No memory for the rings: refuse rather than stall. */
+            tcp_reply_rst(s, g);
+            tcb_close(c, SK_ENOMEM);
+            return;
+        }
         c->snd_wnd = g->wnd;
         c->max_snd_wnd = max_u32(c->max_snd_wnd, g->wnd);
         c->snd_wl1 = g->seq;
         c->snd_wl2 = g->ack;
         if (l) {
+            list_del(&c->ho_link);
             list_del(&c->q_link);
             l->synq_len--;
             list_add_tail(&l->acceptq, &c->q_link);

@@ -18,16 +18,20 @@
 
 uint32_t tcp_snd_head_seq(const struct sk_tcb *c)
 {
-    /* Until our SYN is acknowledged, snd_una is the SYN's own number. */
-    return c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
+    /* Until our SYN is acknowledged, snd_una is the SYN's own number.  A
+     * flag, not snd_una == iss: after 2^32 bytes snd_una meets iss again. */
+    return c->syn_acked ? c->snd_una : c->iss + 1;
 }
 
 uint32_t tcp_rcv_window(struct sk_tcb *c)
 {
-    uint32_t win = min_u32(ring_space(&c->rcvq), TCP_MAX_WINDOW);
+    /* A passive open has no ring until ESTABLISHED: offer its future size. */
+    uint32_t cap = c->rcvq.buf ? c->rcvq.cap : c->stack->cfg.tcp_rcvbuf;
+    uint32_t space = c->rcvq.buf ? ring_space(&c->rcvq) : cap;
+    uint32_t win = min_u32(space, TCP_MAX_WINDOW);
     /* Receiver side of SWS avoidance (RFC 9293 3.8.6.2.2): move the right
      * edge only by at least min(buffer/2, MSS); never shrink it. */
-    uint32_t step = min_u32(c->rcvq.cap / 2, c->mss);
+    uint32_t step = min_u32(cap / 2, c->mss);
     if (win < c->rcv_wnd + step)
         win = c->rcv_wnd;
     return win;

@@ -196,6 +196,7 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(drop_tcp_listen_overflow, "TCP SYNs dropped: accept queue full")                             \
     X(tcp_syn_evictions, "half-open connections evicted for a new SYN")                            \
     X(tcp_conns_limit, "TCP SYNs dropped: connection limit")                                       \
+    X(tcp_time_wait_recycled, "TIME_WAIT connections recycled for new ones (table full)")          \
     X(tcp_rst_sent, "TCP resets sent")                                                             \
     X(tcp_rst_received, "TCP resets accepted")                                                     \
     X(tcp_challenge_acks, "challenge ACKs sent (RFC 5961)")                                        \
