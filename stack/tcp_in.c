@@ -307,8 +307,7 @@ static void process_fin(struct sk_tcb *c)
     owe_ack(c);
     tcb_event(c, SK_EV_PEER_CLOSED | SK_EV_READABLE);
     switch (c->state) {
-    case SK_SYN_RECEIVED:
-    case SK_ESTABLISHED:
+    case SK_ESTABLISHED: /* (SYN_RECEIVED never gets here: step 5 established it) */
         tcp_set_state(c, SK_CLOSE_WAIT);
         break;
     case SK_FIN_WAIT_1:
@@ -738,12 +737,12 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
      * largest window ever offered, is answered with an ACK and dropped. */
     if (seq_gt(g->ack, c->snd_max)) {
         s->ctr.drop_tcp_ack_unsent++;
-        owe_ack(c);
+        tcp_challenge_ack(c); /* rate-limited like the others (section 7) */
         return;
     }
     if (seq_lt(g->ack, c->snd_una - c->max_snd_wnd)) {
         s->ctr.drop_tcp_old_ack++;
-        owe_ack(c);
+        tcp_challenge_ack(c);
         return;
     }
     if (c->state == SK_SYN_RECEIVED) {
