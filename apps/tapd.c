@@ -24,6 +24,8 @@ static const struct {
 struct conn_state {
     enum service svc;
     uint32_t chargen_pos; /* where in the rotating pattern the next byte is */
+    sk_conn *conn;
+    struct conn_state *prev, *next; /* every open connection, for shutdown */
 };
 
 struct tapd {
@@ -32,16 +34,24 @@ struct tapd {
     sk_conn *listeners[NSERVICES];
     bool verbose;
     uint64_t served;
+    struct conn_state *conns;
 };
 
 static uint8_t buf[65536];
 
+/* The service is done with c: close it (FIN after what is queued). */
 static void finish(struct tapd *d, sk_conn *c)
 {
-    free(sk_conn_user(c));
+    struct conn_state *st = sk_conn_user(c);
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        d->conns = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    free(st);
     sk_conn_set_user(c, NULL);
     sk_close(c);
-    (void)d;
 }
 
 /* RFC 862: send back what arrives; close once the peer has closed and
@@ -135,6 +145,11 @@ static void accept_all(struct tapd *d, enum service svc)
             continue;
         }
         st->svc = svc;
+        st->conn = c;
+        st->next = d->conns;
+        if (d->conns)
+            d->conns->prev = st;
+        d->conns = st;
         sk_conn_set_user(c, st);
         d->served++;
         if (d->verbose) {
@@ -158,9 +173,9 @@ static void on_event(struct host *h, sk_conn *c, unsigned ev)
             accept_all(d, (enum service)s);
             return;
         }
+    /* Only connections we hold report events: after finish() (sk_close)
+     * the stack reports nothing more, so st is always there. */
     struct conn_state *st = sk_conn_user(c);
-    if (!st) /* already finished; the stack reports its last events */
-        return;
     if (ev & SK_EV_ERROR) {
         if (d->verbose)
             fprintf(stderr, "tapd: %s connection: %s\n", services[st->svc].name,
@@ -183,6 +198,19 @@ static void on_event(struct host *h, sk_conn *c, unsigned ev)
     default:
         break;
     }
+}
+
+/* SIGINT/SIGTERM: stop listening, close every connection properly. */
+static void on_shutdown(struct host *h)
+{
+    struct tapd *d = h->app;
+    for (int s = 0; s < NSERVICES; s++)
+        if (d->listeners[s]) {
+            sk_close(d->listeners[s]);
+            d->listeners[s] = NULL;
+        }
+    while (d->conns)
+        finish(d, d->conns->conn);
 }
 
 static void usage(FILE *f)
@@ -244,6 +272,7 @@ int main(int argc, char **argv)
     d.h = &h;
     h.app = &d;
     h.on_event = on_event;
+    h.on_shutdown = on_shutdown;
     int n = 0;
     for (int s = 0; s < NSERVICES; s++) {
         if (!d.enabled[s])

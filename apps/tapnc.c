@@ -17,7 +17,11 @@
 #include "host.h"
 
 #define MAX_CONNS 256
-#define LINGER_US 3000000 /* at most this long to finish closes at exit */
+
+struct conn {
+    sk_conn *c;
+    bool peer_eof; /* sk_recv returned 0: the peer sent FIN and all was read */
+};
 
 struct nc {
     struct host *h;
@@ -27,15 +31,20 @@ struct nc {
     uint16_t src_port; /* -p with HOST PORT */
     uint32_t raddr;
     sk_conn *listener;
-    sk_conn *conns[MAX_CONNS];
+    struct conn conns[MAX_CONNS];
     int nconns;
     bool stdin_done; /* EOF on stdin */
     bool served;     /* -l without -k: one connection was accepted */
-    bool connected;
-    bool lingering;
-    uint64_t linger_until;
+    bool connected;  /* the connect finished, one way or the other */
+    bool done;       /* closing down: nothing new is started */
     uint64_t last_activity;
     int status;
+    /* stdout: what the peer sent that stdout has not taken yet.  While it
+     * holds anything, no more is read from the stack, so the TCP window
+     * closes instead of the process blocking. */
+    uint8_t out[65536];
+    size_t out_off, out_len;
+    bool stdout_gone;
 };
 
 static void usage(FILE *f)
@@ -68,93 +77,82 @@ static int parse_port(const char *s, uint16_t *port)
     return 0;
 }
 
-static int add_conn(struct nc *nc, sk_conn *c)
+static struct conn *find_conn(struct nc *nc, sk_conn *c)
 {
-    if (nc->nconns == MAX_CONNS)
-        return -1;
-    nc->conns[nc->nconns++] = c;
-    return 0;
+    for (int i = 0; i < nc->nconns; i++)
+        if (nc->conns[i].c == c)
+            return &nc->conns[i];
+    return NULL;
 }
 
 static void drop_conn(struct nc *nc, sk_conn *c)
 {
-    for (int i = 0; i < nc->nconns; i++)
-        if (nc->conns[i] == c) {
-            nc->conns[i] = nc->conns[--nc->nconns];
-            break;
-        }
+    struct conn *k = find_conn(nc, c);
+    if (k)
+        *k = nc->conns[--nc->nconns];
     sk_close(c);
-}
-
-/* True when nothing more will happen: time to close and exit. */
-static bool finished(struct nc *nc)
-{
-    if (nc->listen)
-        return !nc->keep && nc->served && nc->nconns == 0;
-    return nc->connected && nc->nconns == 0;
 }
 
 static void stdin_interest(struct nc *nc)
 {
     /* Read stdin only while every connection can take more: nothing is
      * read that cannot be sent, so nothing is lost. */
-    bool want = !nc->stdin_done && nc->nconns > 0;
+    bool want = !nc->stdin_done && !nc->done && nc->nconns > 0;
     for (int i = 0; want && i < nc->nconns; i++)
-        if (sk_send_space(nc->conns[i]) == 0)
+        if (sk_send_space(nc->conns[i].c) == 0)
             want = false;
     host_watch_events(nc->h, STDIN_FILENO, want ? POLLIN : 0);
 }
 
-static void write_all(int fd, const uint8_t *p, size_t n)
+/* When nothing more can happen, close what is left and let the host
+ * linger until the FINs are acknowledged. */
+static void check_done(struct nc *nc)
 {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                struct pollfd pf = {.fd = fd, .events = POLLOUT};
-                poll(&pf, 1, 1000);
-                continue;
-            }
-            return; /* stdout gone: the data has nowhere to go */
-        }
-        p += w;
-        n -= (size_t)w;
-    }
+    bool finished = nc->stdout_gone;
+    if (nc->listen)
+        finished |= !nc->keep && nc->served && nc->nconns == 0;
+    else
+        finished |= nc->connected && nc->nconns == 0;
+    if (!finished || nc->done)
+        return;
+    nc->done = true;
+    if (nc->listener)
+        sk_close(nc->listener);
+    nc->listener = NULL;
+    while (nc->nconns)
+        drop_conn(nc, nc->conns[0].c);
+    host_watch_events(nc->h, STDIN_FILENO, 0);
+    host_linger(nc->h);
 }
 
-static void on_stdin(struct host *h, void *ctx, int fd, short rev)
+/* Writes what stdout will take now; true when the buffer is empty. */
+static bool flush_stdout(struct nc *nc)
 {
-    struct nc *nc = ctx;
-    (void)h;
-    (void)rev;
-    static uint8_t buf[65536];
-    size_t room = sizeof(buf);
-    for (int i = 0; i < nc->nconns; i++) {
-        size_t s = sk_send_space(nc->conns[i]);
-        if (s < room)
-            room = s;
+    while (nc->out_len) {
+        ssize_t w = write(STDOUT_FILENO, nc->out + nc->out_off, nc->out_len);
+        if (w > 0) {
+            nc->out_off += (size_t)w;
+            nc->out_len -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN) {
+            host_watch_events(nc->h, STDOUT_FILENO, POLLOUT);
+            return false;
+        }
+        /* EPIPE and the like: nobody reads our output any more. */
+        if (errno != EPIPE) { /* a closed pipe is the reader's choice, not an error */
+            fprintf(stderr, "tapnc: write to stdout failed: %s\n", strerror(errno));
+            nc->status = 1;
+        }
+        nc->out_len = 0;
+        nc->stdout_gone = true;
+        return false;
     }
-    if (room == 0 || nc->nconns == 0) {
-        stdin_interest(nc);
-        return;
-    }
-    ssize_t n = read(fd, buf, room);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n <= 0) {
-        nc->stdin_done = true;
-        host_watch_events(nc->h, fd, 0);
-        if (nc->half_close)
-            for (int i = 0; i < nc->nconns; i++)
-                sk_shutdown(nc->conns[i]);
-        return;
-    }
-    nc->last_activity = host_now();
-    for (int i = 0; i < nc->nconns; i++)
-        sk_send(nc->conns[i], buf, (size_t)n);
-    stdin_interest(nc);
+    nc->out_off = 0;
+    host_watch_events(nc->h, STDOUT_FILENO, 0);
+    return true;
 }
 
 static void conn_failed(struct nc *nc, sk_conn *c, int err)
@@ -172,26 +170,113 @@ static void conn_failed(struct nc *nc, sk_conn *c, int err)
     drop_conn(nc, c);
 }
 
-static void read_conn(struct nc *nc, sk_conn *c)
+/* Moves the peer's data to stdout, as much as stdout takes. */
+static void read_conn(struct nc *nc, struct conn *k)
 {
-    static uint8_t buf[65536];
-    for (int i = 0; i < 1024; i++) { /* bounded: a fast peer cannot starve the loop */
-        long n = sk_recv(c, buf, sizeof(buf));
+    for (int i = 0; i < 1024 && !nc->stdout_gone; i++) { /* bounded per round */
+        if (nc->out_len && !flush_stdout(nc))
+            return; /* stdout is full: leave the rest in the window */
+        long n = sk_recv(k->c, nc->out, sizeof(nc->out));
         if (n > 0) {
+            nc->out_len = (size_t)n;
             nc->last_activity = host_now();
-            write_all(STDOUT_FILENO, buf, (size_t)n);
             continue;
         }
         if (n == 0) {
             /* The peer closed.  Like nc: in listen mode, or once stdin is
-             * done too, we are finished with this connection. */
-            if (nc->listen || nc->stdin_done || sk_conn_state(c) == SK_CLOSED)
-                drop_conn(nc, c);
+             * done too, this connection is finished. */
+            k->peer_eof = true;
+            if (nc->listen || nc->stdin_done || sk_conn_state(k->c) == SK_CLOSED)
+                drop_conn(nc, k->c);
             return;
         }
         if (n != -SK_EAGAIN)
-            conn_failed(nc, c, (int)-n);
+            conn_failed(nc, k->c, (int)-n);
         return;
+    }
+    if (nc->out_len)
+        flush_stdout(nc);
+}
+
+static void on_stdout(struct host *h, void *ctx, int fd, short rev)
+{
+    struct nc *nc = ctx;
+    (void)h;
+    (void)fd;
+    (void)rev;
+    if (!flush_stdout(nc)) {
+        check_done(nc);
+        return;
+    }
+    /* Drained: read what waited in the connections (their READABLE events
+     * came while stdout was full and will not come again). */
+    for (int i = nc->nconns - 1; i >= 0; i--)
+        if (i < nc->nconns)
+            read_conn(nc, &nc->conns[i]);
+    stdin_interest(nc);
+    check_done(nc);
+}
+
+static void on_stdin(struct host *h, void *ctx, int fd, short rev)
+{
+    struct nc *nc = ctx;
+    (void)h;
+    (void)rev;
+    static uint8_t buf[65536];
+    size_t room = sizeof(buf);
+    for (int i = 0; i < nc->nconns; i++) {
+        size_t s = sk_send_space(nc->conns[i].c);
+        if (s < room)
+            room = s;
+    }
+    if (room == 0 || nc->nconns == 0) {
+        stdin_interest(nc);
+        return;
+    }
+    ssize_t n = read(fd, buf, room);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        nc->stdin_done = true;
+        host_watch_events(nc->h, fd, 0);
+        for (int i = nc->nconns - 1; i >= 0; i--) {
+            if (nc->half_close)
+                sk_shutdown(nc->conns[i].c);
+            /* The peer already closed: both directions are done now. */
+            if (nc->conns[i].peer_eof)
+                drop_conn(nc, nc->conns[i].c);
+        }
+        check_done(nc);
+        return;
+    }
+    nc->last_activity = host_now();
+    for (int i = 0; i < nc->nconns; i++)
+        sk_send(nc->conns[i].c, buf, (size_t)n);
+    stdin_interest(nc);
+}
+
+static void accept_all(struct nc *nc)
+{
+    char a[16];
+    sk_conn *n;
+    while (nc->listener && (n = sk_accept(nc->listener)) != NULL) {
+        if (nc->nconns == MAX_CONNS) {
+            sk_abort(n);
+            continue;
+        }
+        nc->conns[nc->nconns++] = (struct conn){.c = n};
+        uint32_t ra;
+        uint16_t rp;
+        sk_conn_endpoints(n, NULL, NULL, &ra, &rp);
+        if (nc->verbose)
+            fprintf(stderr, "Connection received on %s %u\n", ip_str(ra, a), rp);
+        nc->last_activity = host_now();
+        if (!nc->keep) {
+            /* nc serves one connection: stop listening (later SYNs get RST). */
+            sk_close(nc->listener);
+            nc->listener = NULL;
+            nc->served = true;
+        }
     }
 }
 
@@ -200,93 +285,68 @@ static void on_event(struct host *h, sk_conn *c, unsigned ev)
     struct nc *nc = h->app;
     char a[16];
     if (c == nc->listener) {
-        sk_conn *n;
-        while ((n = sk_accept(c)) != NULL) {
-            if (add_conn(nc, n) < 0) {
-                sk_abort(n);
-                continue;
-            }
-            uint32_t ra;
-            uint16_t rp;
-            sk_conn_endpoints(n, NULL, NULL, &ra, &rp);
-            if (nc->verbose)
-                fprintf(stderr, "Connection received on %s %u\n", ip_str(ra, a), rp);
+        accept_all(nc);
+    } else {
+        struct conn *k = find_conn(nc, c);
+        if (!k)
+            return;
+        if (ev & SK_EV_CONNECTED) {
+            nc->connected = true;
             nc->last_activity = host_now();
-            if (!nc->keep) {
-                /* nc serves one connection: stop listening (later SYNs get RST). */
-                sk_close(nc->listener);
-                nc->listener = NULL;
-                nc->served = true;
-                break;
-            }
+            if (nc->verbose)
+                fprintf(stderr, "Connection to %s %u port [tcp/*] succeeded!\n",
+                        ip_str(nc->raddr, a), nc->port);
         }
-        stdin_interest(nc);
-        return;
+        if (ev & (SK_EV_READABLE | SK_EV_PEER_CLOSED))
+            read_conn(nc, k);
+        else if (ev & SK_EV_ERROR)
+            conn_failed(nc, c, sk_conn_error(c));
+        else if ((ev & SK_EV_CLOSED) && sk_conn_state(c) == SK_CLOSED)
+            drop_conn(nc, c);
     }
-    if (ev & SK_EV_CONNECTED) {
-        nc->connected = true;
-        nc->last_activity = host_now();
-        if (nc->verbose)
-            fprintf(stderr, "Connection to %s %u port [tcp/*] succeeded!\n", ip_str(nc->raddr, a),
-                    nc->port);
-    }
-    if (ev & (SK_EV_READABLE | SK_EV_PEER_CLOSED))
-        read_conn(nc, c);
-    else if (ev & SK_EV_ERROR)
-        conn_failed(nc, c, sk_conn_error(c));
-    else if ((ev & SK_EV_CLOSED) && sk_conn_state(c) == SK_CLOSED)
-        drop_conn(nc, c);
     stdin_interest(nc);
+    check_done(nc);
 }
 
-static void count_busy(void *ctx, const sk_conn *c)
+/* -w: the deadline of the connect, or of idleness. */
+static void arm_wait(struct nc *nc)
 {
-    int st = sk_conn_state(c);
-    if (st != SK_CLOSED && st != SK_TIME_WAIT && st != SK_LISTEN)
-        *(bool *)ctx = true;
-}
-
-/* Connections still closing (FIN not yet acknowledged, and so on). */
-static bool stack_busy(const sk_stack *s)
-{
-    bool busy = false;
-    sk_foreach_conn(s, count_busy, &busy);
-    return busy;
+    nc->h->app_deadline =
+        nc->wait_s ? nc->last_activity + (uint64_t)nc->wait_s * 1000000 : UINT64_MAX;
 }
 
 static void on_tick(struct host *h, uint64_t now)
 {
     struct nc *nc = h->app;
-    h->app_deadline = now + 50000;
-    if (nc->lingering) {
-        if (!stack_busy(h->stack) || now >= nc->linger_until)
-            host_stop(h, nc->status);
+    if (nc->done || now < nc->last_activity + (uint64_t)nc->wait_s * 1000000) {
+        arm_wait(nc);
         return;
     }
-    if (nc->wait_s && now - nc->last_activity >= (uint64_t)nc->wait_s * 1000000) {
-        if (!nc->connected && !nc->listen) {
-            char a[16];
-            fprintf(stderr,
-                    "tapnc: connect to %s port %u (tcp) timed out: Operation now in progress\n",
-                    ip_str(nc->raddr, a), nc->port);
-            nc->status = 1;
-            nc->connected = true;
-        }
-        /* Idle: close every connection (nc -w). */
-        while (nc->nconns)
-            drop_conn(nc, nc->conns[0]);
-        if (nc->listen)
-            nc->served = true, nc->keep = false;
+    if (!nc->connected && !nc->listen) {
+        char a[16];
+        fprintf(stderr, "tapnc: connect to %s port %u (tcp) timed out: Operation now in progress\n",
+                ip_str(nc->raddr, a), nc->port);
+        nc->status = 1;
+        nc->connected = true;
     }
-    if (finished(nc)) {
-        /* Close what is left, then let the FINs be acknowledged. */
-        if (nc->listener)
-            sk_close(nc->listener);
-        nc->listener = NULL;
-        nc->lingering = true;
-        nc->linger_until = now + LINGER_US;
-        h->app_deadline = now;
-    }
+    /* Idle for -w seconds: close every connection and finish (nc -w). */
+    nc->keep = false;
+    nc->served = true;
+    while (nc->nconns)
+        drop_conn(nc, nc->conns[0].c);
+    h->app_deadline = UINT64_MAX;
+    check_done(nc);
+}
+
+static void on_shutdown(struct host *h)
+{
+    struct nc *nc = h->app;
+    nc->done = true;
+    if (nc->listener)
+        sk_close(nc->listener);
+    nc->listener = NULL;
+    while (nc->nconns)
+        drop_conn(nc, nc->conns[0].c);
 }
 
 int main(int argc, char **argv)
@@ -383,9 +443,11 @@ int main(int argc, char **argv)
     h.app = &nc;
     h.on_event = on_event;
     h.on_tick = on_tick;
-    h.app_deadline = host_now() + 50000;
+    h.on_shutdown = on_shutdown;
     nc.last_activity = host_now();
-    int fl = fcntl(STDIN_FILENO, F_GETFL);
+    arm_wait(&nc);
+    int fl_in = fcntl(STDIN_FILENO, F_GETFL);
+    int fl_out = fcntl(STDOUT_FILENO, F_GETFL);
     bool tcp = nc.listen || nc.raddr;
     char a[16];
     int e = 0;
@@ -406,13 +468,17 @@ int main(int argc, char **argv)
             host_down(&h);
             return 1;
         }
-        add_conn(&nc, c);
+        nc.conns[nc.nconns++] = (struct conn){.c = c};
     }
     if (tcp) {
-        /* Non-blocking stdin so one read never stalls the stack. */
-        if (fl >= 0)
-            fcntl(STDIN_FILENO, F_SETFL, fl | O_NONBLOCK);
+        /* Non-blocking stdin and stdout, so neither can stall the stack;
+         * both are restored at exit (they may be the shell's terminal). */
+        if (fl_in >= 0)
+            fcntl(STDIN_FILENO, F_SETFL, fl_in | O_NONBLOCK);
+        if (fl_out >= 0)
+            fcntl(STDOUT_FILENO, F_SETFL, fl_out | O_NONBLOCK);
         host_watch(&h, STDIN_FILENO, 0, on_stdin, &nc);
+        host_watch(&h, STDOUT_FILENO, 0, on_stdout, &nc);
     } else if (ho.verbose) {
         fprintf(stderr, "tapnc: answering ping on %s; Ctrl-C to stop\n", ip_str(ho.addr, a));
     }
@@ -422,7 +488,9 @@ int main(int argc, char **argv)
     if (ho.verbose)
         host_print_counters(&h), host_print_conns(&h);
     host_down(&h);
-    if (fl >= 0)
-        fcntl(STDIN_FILENO, F_SETFL, fl);
+    if (fl_in >= 0)
+        fcntl(STDIN_FILENO, F_SETFL, fl_in);
+    if (fl_out >= 0)
+        fcntl(STDOUT_FILENO, F_SETFL, fl_out);
     return code;
 }

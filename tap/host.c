@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <stdio.h>
@@ -189,7 +190,9 @@ static void tap_output(void *ctx, const uint8_t *frame, size_t len)
     if (n == (ssize_t)len)
         return;
     h->tx_errors++;
-    if (n < 0 && (errno == EBADFD || errno == EIO || errno == ENODEV || errno == ENXIO)) {
+    /* EIO means the link is down (ip link set tap0 down): a frame lost, as
+     * on a NIC without carrier.  Only a detached TAP is fatal. */
+    if (n < 0 && (errno == EBADFD || errno == ENODEV || errno == ENXIO)) {
         if (!h->tap_gone)
             fprintf(stderr, "%s: TAP '%s' went away (%s)\n", h->prog, h->tap.name, strerror(errno));
         h->tap_gone = true;
@@ -304,9 +307,22 @@ static int check_addresses(const struct host_opts *o, const char *prog)
     return 0;
 }
 
+/* A closed stdin, stdout or stderr would be reused by the next open (the
+ * TAP), and the app would take frames for its input: give them /dev/null. */
+static void sane_stdio(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int n = open("/dev/null", O_RDWR);
+            if (n >= 0 && n != fd)
+                close(n);
+        }
+}
+
 int host_up(struct host *h, const struct host_opts *o, const char *prog)
 {
     char err[512];
+    sane_stdio();
     memset(h, 0, sizeof(*h));
     h->opts = *o;
     h->prog = prog;
@@ -490,8 +506,15 @@ static void read_signals(struct host *h)
         if (si.ssi_signo == SIGUSR1) {
             host_print_counters(h);
             host_print_conns(h);
-        } else
-            host_stop(h, 0);
+        } else if (h->lingering) {
+            host_stop(h, 0); /* a second signal: stop now */
+        } else {
+            /* The first one closes connections properly (FINs, or RSTs for
+             * unread data) and waits a little for them to finish. */
+            if (h->on_shutdown)
+                h->on_shutdown(h);
+            host_linger(h);
+        }
     }
 }
 
@@ -506,6 +529,31 @@ static void dispatch_events(struct host *h)
                 h->on_event(h, ev[i].conn, ev[i].events);
 }
 
+static void count_busy(void *ctx, const sk_conn *c)
+{
+    /* FIN_WAIT_2 and TIME_WAIT: our FIN is acknowledged, nothing of ours
+     * is left to deliver. */
+    int st = sk_conn_state(c);
+    if (st != SK_CLOSED && st != SK_TIME_WAIT && st != SK_LISTEN && st != SK_FIN_WAIT_2)
+        *(bool *)ctx = true;
+}
+
+/* Connections still delivering: data or a FIN not yet acknowledged. */
+static bool stack_busy(const sk_stack *s)
+{
+    bool busy = false;
+    sk_foreach_conn(s, count_busy, &busy);
+    return busy;
+}
+
+void host_linger(struct host *h)
+{
+    if (h->lingering)
+        return;
+    h->lingering = true;
+    h->linger_until = host_now() + HOST_LINGER_US;
+}
+
 int host_run(struct host *h)
 {
     struct pollfd pfd[HOST_MAX_WATCH + 2];
@@ -513,9 +561,13 @@ int host_run(struct host *h)
     sk_flush(h->stack, host_now());
     while (!h->stop) {
         uint64_t now = host_now();
+        if (h->lingering && (now >= h->linger_until || !stack_busy(h->stack)))
+            break;
         uint64_t deadline = sk_next_deadline(h->stack);
         if (h->app_deadline < deadline)
             deadline = h->app_deadline;
+        if (h->lingering && h->linger_until < deadline)
+            deadline = h->linger_until;
         int timeout = -1;
         if (deadline != UINT64_MAX)
             timeout = deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
@@ -524,8 +576,11 @@ int host_run(struct host *h)
         pfd[0] = (struct pollfd){.fd = h->tap.fd, .events = POLLIN};
         pfd[1] = (struct pollfd){.fd = h->sigfd, .events = POLLIN};
         int nw = h->nwatch;
+        /* A watch with no events is left out (fd -1): poll would still
+         * report POLLHUP on it, for ever, and spin. */
         for (int i = 0; i < nw; i++)
-            pfd[2 + i] = (struct pollfd){.fd = h->watch[i].fd, .events = h->watch[i].events};
+            pfd[2 + i] = (struct pollfd){.fd = h->watch[i].events ? h->watch[i].fd : -1,
+                                         .events = h->watch[i].events};
         int r = poll(pfd, (nfds_t)(2 + nw), timeout);
         if (r < 0 && errno != EINTR) {
             fprintf(stderr, "%s: poll: %s\n", h->prog, strerror(errno));
@@ -552,7 +607,7 @@ int host_run(struct host *h)
             if (!rev)
                 continue;
             for (int j = 0; j < h->nwatch; j++)
-                if (h->watch[j].fd == pfd[2 + i].fd) {
+                if (pfd[2 + i].fd >= 0 && h->watch[j].fd == pfd[2 + i].fd) {
                     h->watch[j].cb(h, h->watch[j].ctx, h->watch[j].fd, rev);
                     break;
                 }
@@ -566,7 +621,6 @@ int host_run(struct host *h)
         if (h->pcap_dumper)
             pcap_dump_flush(h->pcap_dumper);
     }
-    /* A last flush so a final FIN or RST leaves. */
     if (!h->tap_gone)
         sk_flush(h->stack, host_now());
     return h->exit_code;

@@ -41,6 +41,9 @@ int parse_ipv4(const char *s, uint32_t *addr);
 const char *ip_str(uint32_t addr, char buf[16]);
 
 #define HOST_MAX_WATCH 64
+/* Time given to FINs to be acknowledged at exit: an RTO of 1 s backed off
+ * twice (1 + 2 s) and then some. */
+#define HOST_LINGER_US 5000000
 
 struct host;
 typedef void (*host_fd_cb)(struct host *h, void *ctx, int fd, short revents);
@@ -59,6 +62,11 @@ struct host {
     void (*on_event)(struct host *h, sk_conn *c, unsigned events);
     void (*on_tick)(struct host *h, uint64_t now);
     void (*on_signal)(struct host *h, int sig);
+    /* SIGINT/SIGTERM: the app closes its connections; the loop then lingers
+     * until they are done (at most HOST_LINGER_US; a second signal ends it). */
+    void (*on_shutdown)(struct host *h);
+    bool lingering;
+    uint64_t linger_until;
     uint64_t app_deadline;
     void *app;
     struct {
@@ -81,6 +89,8 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog);
 /* Runs until host_stop or a signal; returns the exit code. */
 int host_run(struct host *h);
 void host_stop(struct host *h, int code);
+/* Ends the loop once no connection is still closing, or HOST_LINGER_US on. */
+void host_linger(struct host *h);
 void host_down(struct host *h);
 int host_watch(struct host *h, int fd, short events, host_fd_cb cb, void *ctx);
 void host_watch_events(struct host *h, int fd, short events);
