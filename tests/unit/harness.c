@@ -197,3 +197,75 @@ int h_ntcp(struct harness *h)
         n += h_out_tcp(h, i, &g);
     return n;
 }
+
+struct tcp_seg h_out_tcp_at(struct harness *h, int i)
+{
+    struct tcp_seg g;
+    ck_assert_msg(h_out_tcp(h, i, &g), "frame %d is not a TCP segment", i);
+    return g;
+}
+
+void h_flush(struct harness *h)
+{
+    sk_flush(h->s, h->now);
+}
+
+unsigned h_events_of(struct harness *h, const sk_conn *c)
+{
+    struct sk_event ev[16];
+    unsigned e = 0;
+    size_t n;
+    while ((n = sk_poll(h->s, ev, 16)) > 0)
+        for (size_t i = 0; i < n; i++)
+            if (ev[i].conn == c)
+                e |= ev[i].events;
+    return e;
+}
+
+static void count_one(void *ctx, const sk_conn *c)
+{
+    (void)c;
+    ++*(int *)ctx;
+}
+
+int h_count_conns(struct harness *h)
+{
+    int n = 0;
+    sk_foreach_conn(h->s, count_one, &n);
+    return n;
+}
+
+sk_conn *h_listen(struct harness *h, uint16_t port, unsigned backlog)
+{
+    int err = -1;
+    sk_conn *l = sk_listen(h->s, port, backlog, &err);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(err, 0);
+    ck_assert_int_eq(sk_conn_state(l), SK_LISTEN);
+    return l;
+}
+
+struct tcp_seg h_syn(struct harness *h, uint16_t sport, uint16_t dport, uint32_t isn, uint16_t wnd,
+                     uint16_t mss)
+{
+    h_clear(h);
+    h_send(
+        h,
+        &(struct h_seg){
+            .sport = sport, .dport = dport, .seq = isn, .flags = TCP_SYN, .wnd = wnd, .mss = mss});
+    ck_assert_int_eq(h_ntcp(h), 1);
+    struct tcp_seg g = h_out_tcp_at(h, 0);
+    ck_assert_uint_eq(g.flags, TCP_SYN | TCP_ACK);
+    ck_assert_uint_eq(g.ack, isn + 1);
+    h_clear(h);
+    return g;
+}
+
+int h_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -4,6 +4,7 @@
 #ifndef TEST_HARNESS_H
 #define TEST_HARNESS_H
 
+#include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,5 +69,27 @@ bool h_out_tcp(struct harness *h, int i, struct tcp_seg *g);
 struct tcp_seg h_last_tcp(struct harness *h);
 /* Count of captured TCP segments. */
 int h_ntcp(struct harness *h);
+/* The i-th captured frame, which must be a TCP segment (fails the test if
+ * it is not). */
+struct tcp_seg h_out_tcp_at(struct harness *h, int i);
+
+/* Flushes the stack's output at h->now. */
+void h_flush(struct harness *h);
+/* The events pending for c, or-ed together (polls until none is left:
+ * events of other connections are consumed and ignored). */
+unsigned h_events_of(struct harness *h, const sk_conn *c);
+/* How many connections the stack holds, listeners included. */
+int h_count_conns(struct harness *h);
+/* A listener on `port`; fails the test unless it is made and in LISTEN. */
+sk_conn *h_listen(struct harness *h, uint16_t port, unsigned backlog);
+/* The peer sends a SYN from sport to dport with window wnd and MSS option
+ * mss (0: none): exactly one SYN-ACK of it must come back, acknowledging
+ * isn + 1.  Returns that SYN-ACK; the capture is cleared before and after. */
+struct tcp_seg h_syn(struct harness *h, uint16_t sport, uint16_t dport, uint32_t isn, uint16_t wnd,
+                     uint16_t mss);
+
+/* Runs every test of s (CK_NORMAL: prints "Checks: N ...") and frees it;
+ * returns the exit status for main: EXIT_FAILURE if any test failed. */
+int h_run(Suite *s);
 
 #endif

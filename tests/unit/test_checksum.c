@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "checksum.h"
+#include "harness.h"
 
 /* ---- a fixed-seed PRNG (xorshift32), so every run checks the same cases */
 
@@ -405,9 +406,5 @@ int main(void)
     tcase_add_test(tc, update16_random);
     tcase_add_test(tc, update16_ttl_decrement);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return h_run(s);
 }

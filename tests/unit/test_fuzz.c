@@ -208,9 +208,5 @@ int main(void)
     tcase_add_test(tc, random_mutations_never_crash);
     tcase_add_test(tc, options_parser_never_reads_past_the_header);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return h_run(s);
 }

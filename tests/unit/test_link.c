@@ -1190,9 +1190,5 @@ int main(void)
     tcase_add_test(icmp, icmp_unreachable_rate_limited);
     suite_add_tcase(s, icmp);
 
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return h_run(s);
 }

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "harness.h"
 #include "siphash.h"
 
 /* Expected siphash24(key, msg) with key = 00 01 .. 0f and msg = 00 01 .. (i-1),
@@ -117,10 +118,5 @@ static Suite *siphash_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(siphash_suite());
-
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return h_run(siphash_suite());
 }

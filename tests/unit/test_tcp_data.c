@@ -8,22 +8,12 @@
 #include <string.h>
 
 #include "harness.h"
+#include "tcp_fixture.h"
 #include "seq.h"
 
-#define LPORT 5050
-#define PPORT 40000
-#define PISN  0x12345678u
+#define PISN 0x12345678u
 
 /* ---- a connection and its peer ---- */
-
-struct fx {
-    struct harness *h;
-    sk_conn *l, *c;
-    uint32_t iss;  /* our ISS */
-    uint32_t pseq; /* the peer's next sequence number */
-    uint32_t pack; /* what the peer acknowledges */
-    uint16_t pwnd; /* the window the peer offers */
-};
 
 /* Bytes with a recognisable pattern: pat(k) for stream offset k. */
 static uint8_t pat(uint32_t k)
@@ -37,122 +27,34 @@ static void fill_stream(void)
         stream[k] = pat(k);
 }
 
-static void seg_at(struct fx *f, uint32_t seq, uint8_t flags, const void *data, size_t len)
-{
-    h_send(f->h, &(struct h_seg){.sport = PPORT,
-                                 .dport = LPORT,
-                                 .seq = seq,
-                                 .ack = f->pack,
-                                 .flags = flags,
-                                 .wnd = f->pwnd,
-                                 .data = data,
-                                 .len = len});
-}
-
-/* In order: advances the peer's sequence number. */
-static void fx_seg(struct fx *f, uint8_t flags, const void *data, size_t len)
-{
-    seg_at(f, f->pseq, flags, data, len);
-    f->pseq += (uint32_t)len + !!(flags & TCP_FIN);
-}
-
 /* Stream bytes [off, off+len) of the peer, at their sequence numbers. */
-static void fx_data(struct fx *f, uint32_t base, uint32_t off, uint32_t len, uint8_t flags)
+static void fx_data(struct tcp_fx *f, uint32_t base, uint32_t off, uint32_t len, uint8_t flags)
 {
-    seg_at(f, base + off, TCP_ACK | flags, stream + off, len);
+    fx_seg_at(f, base + off, f->pack, TCP_ACK | flags, stream + off, len);
 }
 
-static unsigned events_of(struct harness *h, const sk_conn *c)
+/* The stack with `tweak` and its listener, no connection yet. */
+static void stream_listen(struct tcp_fx *f, void (*tweak)(struct sk_config *))
 {
-    struct sk_event ev[16];
-    unsigned e = 0;
-    size_t n;
-    while ((n = sk_poll(h->s, ev, 16)) > 0)
-        for (size_t i = 0; i < n; i++)
-            if (ev[i].conn == c)
-                e |= ev[i].events;
-    return e;
-}
-
-static struct tcp_seg out_tcp(struct harness *h, int i)
-{
-    struct tcp_seg g;
-    ck_assert_msg(h_out_tcp(h, i, &g), "frame %d is not a TCP segment", i);
-    return g;
-}
-
-static void flush(struct fx *f)
-{
-    sk_flush(f->h->s, f->h->now);
-}
-
-/* The stack with `tweak`, time set to `now` (0: the default). */
-static void fx_stack(struct fx *f, void (*tweak)(struct sk_config *))
-{
-    memset(f, 0, sizeof(*f));
     fill_stream();
-    f->h = h_new(tweak);
-    h_learn_peer(f->h);
-    int err;
-    f->l = sk_listen(f->h->s, LPORT, 0, &err);
-    ck_assert_ptr_nonnull(f->l);
+    fx_listen(f, tweak, 0);
 }
 
-/* A passive open from the peer with ISN pisn, window wnd, MSS mss. */
-static void fx_accept(struct fx *f, uint32_t pisn, uint16_t wnd, uint16_t mss)
+/* A passive open from the peer with window wnd and MSS mss. */
+static void stream_open(struct tcp_fx *f, void (*tweak)(struct sk_config *), uint16_t wnd,
+                        uint16_t mss)
 {
-    f->pwnd = wnd;
-    h_clear(f->h);
-    h_send(
-        f->h,
-        &(struct h_seg){
-            .sport = PPORT, .dport = LPORT, .seq = pisn, .flags = TCP_SYN, .wnd = wnd, .mss = mss});
-    struct tcp_seg g = h_last_tcp(f->h);
-    ck_assert_uint_eq(g.flags, TCP_SYN | TCP_ACK);
-    f->iss = g.seq;
-    f->pseq = pisn + 1;
-    f->pack = f->iss + 1;
-    fx_seg(f, TCP_ACK, NULL, 0);
-    f->c = sk_accept(f->l);
-    ck_assert_ptr_nonnull(f->c);
-    ck_assert_int_eq(sk_conn_state(f->c), SK_ESTABLISHED);
-    events_of(f->h, f->c);
-    h_clear(f->h);
+    fill_stream();
+    fx_open_passive(f, tweak, PISN, wnd, mss);
 }
 
-static void fx_open(struct fx *f, void (*tweak)(struct sk_config *), uint16_t wnd, uint16_t mss)
-{
-    fx_stack(f, tweak);
-    fx_accept(f, PISN, wnd, mss);
-}
-
-static void fx_free(struct fx *f)
-{
-    if (f->c)
-        sk_abort(f->c);
-    sk_close(f->l);
-    h_free(f->h);
-}
-
-/* The only segment out is a bare ACK: returns it after checking ack. */
-static struct tcp_seg expect_one_ack(struct fx *f, uint32_t ack)
-{
-    ck_assert_int_eq(h_ntcp(f->h), 1);
-    struct tcp_seg g = out_tcp(f->h, 0);
-    ck_assert_uint_eq(g.flags, TCP_ACK);
-    ck_assert_uint_eq(g.ack, ack);
-    ck_assert_uint_eq(g.len, 0);
-    h_clear(f->h);
-    return g;
-}
-
-static void expect_nothing(struct fx *f)
+static void expect_nothing(struct tcp_fx *f)
 {
     ck_assert_int_eq(f->h->nout, 0);
 }
 
 /* Reads everything queued and compares it with stream[off...]. */
-static void expect_read(struct fx *f, uint32_t off, uint32_t len)
+static void expect_read(struct tcp_fx *f, uint32_t off, uint32_t len)
 {
     static uint8_t buf[70000];
     ck_assert_uint_le(len, sizeof(buf));
@@ -161,7 +63,7 @@ static void expect_read(struct fx *f, uint32_t off, uint32_t len)
     ck_assert_mem_eq(buf, stream + off, len);
 }
 
-static uint64_t drops(struct fx *f)
+static uint64_t drops(struct tcp_fx *f)
 {
     return sk_counters(f->h->s)->drop_tcp_unacceptable;
 }
@@ -179,69 +81,71 @@ static void rcvbuf_4096(struct sk_config *cfg)
 
 START_TEST(accept_empty_segment_open_window)
 {
-    struct fx f;
-    fx_open(&f, rcvbuf_4096, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, rcvbuf_4096, 65535, 1460);
     uint32_t nxt = f.pseq;
     /* RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND: accepted, not answered. */
-    seg_at(&f, nxt, TCP_ACK, NULL, 0);
-    seg_at(&f, nxt + 4095, TCP_ACK, NULL, 0);
+    fx_seg_at(&f, nxt, f.pack, TCP_ACK, NULL, 0);
+    fx_seg_at(&f, nxt + 4095, f.pack, TCP_ACK, NULL, 0);
     expect_nothing(&f);
     ck_assert_uint_eq(drops(&f), 0);
     /* Just past the right edge, and just before RCV.NXT: an ACK, dropped. */
-    seg_at(&f, nxt + 4096, TCP_ACK, NULL, 0);
-    struct tcp_seg g = expect_one_ack(&f, nxt);
+    fx_seg_at(&f, nxt + 4096, f.pack, TCP_ACK, NULL, 0);
+    struct tcp_seg g = fx_expect_ack(&f, f.iss + 1, nxt);
     ck_assert_uint_eq(g.seq, f.iss + 1);
     ck_assert_uint_eq(g.wnd, 4096);
     ck_assert_uint_eq(drops(&f), 1);
-    seg_at(&f, nxt - 1, TCP_ACK, NULL, 0);
-    expect_one_ack(&f, nxt);
+    fx_seg_at(&f, nxt - 1, f.pack, TCP_ACK, NULL, 0);
+    fx_expect_ack(&f, f.iss + 1, nxt);
     ck_assert_uint_eq(drops(&f), 2);
     /* Far away across the wrap. */
-    seg_at(&f, nxt + 0x80000000u, TCP_ACK, NULL, 0);
-    expect_one_ack(&f, nxt);
+    fx_seg_at(&f, nxt + 0x80000000u, f.pack, TCP_ACK, NULL, 0);
+    fx_expect_ack(&f, f.iss + 1, nxt);
     ck_assert_uint_eq(drops(&f), 3);
     ck_assert_int_eq(sk_conn_state(f.c), SK_ESTABLISHED);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(accept_data_open_window)
 {
-    struct fx f;
-    fx_open(&f, rcvbuf_4096, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, rcvbuf_4096, 65535, 1460);
     uint32_t base = f.pseq;
     /* Entirely beyond the window: dropped with an ACK. */
     fx_data(&f, base, 4096, 10, 0);
-    expect_one_ack(&f, base);
+    fx_expect_ack(&f, f.iss + 1, base);
     ck_assert_uint_eq(drops(&f), 1);
     /* In order: accepted. */
     fx_data(&f, base, 0, 100, TCP_PSH);
-    expect_one_ack(&f, base + 100);
+    fx_expect_ack(&f, f.iss + 1, base + 100);
     /* Entirely old: not acceptable (both ends before RCV.NXT): an ACK. */
     fx_data(&f, base, 0, 100, 0);
-    expect_one_ack(&f, base + 100);
+    fx_expect_ack(&f, f.iss + 1, base + 100);
     ck_assert_uint_eq(drops(&f), 2);
     /* Starts before RCV.NXT, ends inside: acceptable, the new part kept. */
     fx_data(&f, base, 50, 100, 0);
-    expect_one_ack(&f, base + 150);
+    fx_expect_ack(&f, f.iss + 1, base + 150);
     ck_assert_uint_eq(drops(&f), 2);
     /* Starts inside, ends past the window: acceptable, cut at the edge.
      * The window now ends at base + 4096 (SWS rule: unread data). */
     fx_data(&f, base, 150, 4000, 0);
-    struct tcp_seg g = expect_one_ack(&f, base + 4096);
+    struct tcp_seg g = fx_expect_ack(&f, f.iss + 1, base + 4096);
     ck_assert_uint_eq(g.wnd, 0);
     ck_assert_uint_eq(drops(&f), 2);
     expect_read(&f, 0, 4096);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 /* Fills the 1024-byte receive buffer so the window is zero. */
-static uint32_t fill_window(struct fx *f)
+static uint32_t fill_window(struct tcp_fx *f)
 {
     uint32_t base = f->pseq;
     fx_data(f, base, 0, 1024, TCP_PSH);
-    struct tcp_seg g = expect_one_ack(f, base + 1024);
+    struct tcp_seg g = fx_expect_ack(f, f->iss + 1, base + 1024);
     ck_assert_uint_eq(g.wnd, 0);
     f->pseq = base + 1024;
     return base;
@@ -249,39 +153,40 @@ static uint32_t fill_window(struct fx *f)
 
 START_TEST(accept_empty_segment_zero_window)
 {
-    struct fx f;
-    fx_open(&f, rcvbuf_1024, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, rcvbuf_1024, 65535, 1460);
     fill_window(&f);
     /* With RCV.WND = 0 only SEG.SEQ = RCV.NXT is acceptable. */
-    seg_at(&f, f.pseq, TCP_ACK, NULL, 0);
+    fx_seg_at(&f, f.pseq, f.pack, TCP_ACK, NULL, 0);
     expect_nothing(&f);
     ck_assert_uint_eq(drops(&f), 0);
-    seg_at(&f, f.pseq + 1, TCP_ACK, NULL, 0);
-    struct tcp_seg g = expect_one_ack(&f, f.pseq);
+    fx_seg_at(&f, f.pseq + 1, f.pack, TCP_ACK, NULL, 0);
+    struct tcp_seg g = fx_expect_ack(&f, f.iss + 1, f.pseq);
     ck_assert_uint_eq(g.wnd, 0);
     ck_assert_uint_eq(drops(&f), 1);
-    seg_at(&f, f.pseq - 1, TCP_ACK, NULL, 0);
-    expect_one_ack(&f, f.pseq);
+    fx_seg_at(&f, f.pseq - 1, f.pack, TCP_ACK, NULL, 0);
+    fx_expect_ack(&f, f.iss + 1, f.pseq);
     ck_assert_uint_eq(drops(&f), 2);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(accept_data_zero_window)
 {
-    struct fx f;
-    fx_open(&f, rcvbuf_1024, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, rcvbuf_1024, 65535, 1460);
     uint32_t base = fill_window(&f);
     /* Our data, for the peer to acknowledge while our window is zero. */
     ck_assert_int_eq(sk_send(f.c, "ping", 4), 4);
-    flush(&f);
+    h_flush(f.h);
     h_clear(f.h);
     /* Data at RCV.NXT into a zero window: the text cannot be taken, but the
      * ACK in it is (RFC 9293 3.10.7.4: "special allowance should be made to
      * accept valid ACKs, URGs, and RSTs"); our ACK repeats the window. */
     f.pack = f.iss + 5;
     fx_data(&f, base, 1024, 10, 0);
-    struct tcp_seg g = expect_one_ack(&f, base + 1024);
+    struct tcp_seg g = fx_expect_ack(&f, f.iss + 5, base + 1024);
     ck_assert_uint_eq(g.wnd, 0);
     ck_assert_uint_eq(g.seq, f.iss + 5);
     struct sk_conn_info i;
@@ -291,13 +196,14 @@ START_TEST(accept_data_zero_window)
     ck_assert_uint_eq(drops(&f), 1);
     /* Data beyond RCV.NXT into a zero window: dropped, ACK. */
     fx_data(&f, base, 1030, 10, 0);
-    expect_one_ack(&f, base + 1024);
+    fx_expect_ack(&f, f.iss + 5, base + 1024);
     ck_assert_uint_eq(drops(&f), 2);
     /* A FIN into a zero window is not taken either. */
-    seg_at(&f, base + 1024, TCP_ACK | TCP_FIN, NULL, 0);
-    expect_one_ack(&f, base + 1024);
+    fx_seg_at(&f, base + 1024, f.pack, TCP_ACK | TCP_FIN, NULL, 0);
+    fx_expect_ack(&f, f.iss + 5, base + 1024);
     ck_assert_int_eq(sk_conn_state(f.c), SK_ESTABLISHED);
     expect_read(&f, 0, 1024);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
@@ -306,35 +212,36 @@ END_TEST
 
 START_TEST(out_of_order_held_until_gap_fills)
 {
-    struct fx f;
-    fx_open(&f, NULL, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, NULL, 65535, 1460);
     uint32_t base = f.pseq;
     /* Three segments, the first lost: held, each answered by a duplicate
      * ACK (RFC 5681 4.2: at once for out-of-order data). */
     fx_data(&f, base, 100, 100, 0);
-    expect_one_ack(&f, base);
+    fx_expect_ack(&f, f.iss + 1, base);
     fx_data(&f, base, 300, 100, 0);
-    expect_one_ack(&f, base);
+    fx_expect_ack(&f, f.iss + 1, base);
     ck_assert_uint_eq(sk_counters(f.h->s)->tcp_ooo_segments, 2);
     ck_assert_int_eq(sk_recv(f.c, (char[8]){0}, 8), -SK_EAGAIN);
-    ck_assert_uint_eq(events_of(f.h, f.c), 0);
+    ck_assert_uint_eq(h_events_of(f.h, f.c), 0);
     /* The first arrives: 0..200 in order, 300..400 still waits. */
     fx_data(&f, base, 0, 100, 0);
-    expect_one_ack(&f, base + 200);
-    ck_assert_uint_eq(events_of(f.h, f.c), SK_EV_READABLE);
+    fx_expect_ack(&f, f.iss + 1, base + 200);
+    ck_assert_uint_eq(h_events_of(f.h, f.c), SK_EV_READABLE);
     expect_read(&f, 0, 200);
     fx_data(&f, base, 200, 100, TCP_PSH);
-    expect_one_ack(&f, base + 400);
+    fx_expect_ack(&f, f.iss + 1, base + 400);
     expect_read(&f, 200, 200);
     ck_assert_uint_eq(sk_counters(f.h->s)->tcp_ooo_segments, 2);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(out_of_order_read_between)
 {
-    struct fx f;
-    fx_open(&f, rcvbuf_4096, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, rcvbuf_4096, 65535, 1460);
     uint32_t base = f.pseq;
     /* The app reads while out-of-order data waits past the gap. */
     fx_data(&f, base, 0, 1000, 0);
@@ -345,19 +252,20 @@ START_TEST(out_of_order_read_between)
     ck_assert_uint_eq(h_last_tcp(f.h).wnd, 596);
     h_clear(f.h);
     expect_read(&f, 1000, 2500);
-    flush(&f); /* the window update: the window was below one MSS */
-    ck_assert_uint_eq(expect_one_ack(&f, base + 3500).wnd, 4096);
+    h_flush(f.h); /* the window update: the window was below one MSS */
+    ck_assert_uint_eq(fx_expect_ack(&f, f.iss + 1, base + 3500).wnd, 4096);
     fx_data(&f, base, 3500, 1000, 0);
-    expect_one_ack(&f, base + 4500);
+    fx_expect_ack(&f, f.iss + 1, base + 4500);
     expect_read(&f, 3500, 1000);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(duplicates_and_overlaps_delivered_once)
 {
-    struct fx f;
-    fx_open(&f, NULL, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, NULL, 65535, 1460);
     uint32_t base = f.pseq;
     fx_data(&f, base, 0, 10, 0);
     fx_data(&f, base, 5, 10, 0); /* half old */
@@ -365,7 +273,7 @@ START_TEST(duplicates_and_overlaps_delivered_once)
     h_clear(f.h);
     /* An exact duplicate: counted, ACKed, not delivered. */
     fx_data(&f, base, 5, 10, 0);
-    expect_one_ack(&f, base + 15);
+    fx_expect_ack(&f, f.iss + 1, base + 15);
     ck_assert_int_eq(sk_recv(f.c, (char[8]){0}, 8), -SK_EAGAIN);
     ck_assert_uint_eq(sk_counters(f.h->s)->tcp_dup_segments, 1);
     ck_assert_uint_eq(drops(&f), 1); /* left of the window: unacceptable */
@@ -378,52 +286,55 @@ START_TEST(duplicates_and_overlaps_delivered_once)
     fx_data(&f, base, 18, 10, 0);
     h_clear(f.h);
     fx_data(&f, base, 10, 10, 0); /* overlaps old and held */
-    expect_one_ack(&f, base + 70);
+    fx_expect_ack(&f, f.iss + 1, base + 70);
     expect_read(&f, 15, 55);
     fx_data(&f, base, 65, 25, 0); /* covers the gap and the second range */
-    expect_one_ack(&f, base + 90);
+    fx_expect_ack(&f, f.iss + 1, base + 90);
     expect_read(&f, 70, 20);
     ck_assert_uint_eq(sk_counters(f.h->s)->tcp_dup_segments, 1);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(fin_waits_for_gap)
 {
-    struct fx f;
-    fx_open(&f, NULL, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, NULL, 65535, 1460);
     uint32_t base = f.pseq;
     /* The last segment with the FIN arrives before the one before it. */
     fx_data(&f, base, 100, 50, TCP_FIN);
-    expect_one_ack(&f, base);
+    fx_expect_ack(&f, f.iss + 1, base);
     ck_assert_int_eq(sk_conn_state(f.c), SK_ESTABLISHED);
-    ck_assert_uint_eq(events_of(f.h, f.c), 0);
+    ck_assert_uint_eq(h_events_of(f.h, f.c), 0);
     fx_data(&f, base, 0, 60, 0);
-    expect_one_ack(&f, base + 60);
+    fx_expect_ack(&f, f.iss + 1, base + 60);
     ck_assert_int_eq(sk_conn_state(f.c), SK_ESTABLISHED);
     /* The gap fills: the data, then the FIN. */
     fx_data(&f, base, 60, 40, 0);
-    expect_one_ack(&f, base + 151);
+    fx_expect_ack(&f, f.iss + 1, base + 151);
     ck_assert_int_eq(sk_conn_state(f.c), SK_CLOSE_WAIT);
-    ck_assert_uint_eq(events_of(f.h, f.c), SK_EV_READABLE | SK_EV_PEER_CLOSED);
+    ck_assert_uint_eq(h_events_of(f.h, f.c), SK_EV_READABLE | SK_EV_PEER_CLOSED);
     expect_read(&f, 0, 150);
     ck_assert_int_eq(sk_recv(f.c, (char[8]){0}, 8), 0);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(bare_fin_waits_for_gap)
 {
-    struct fx f;
-    fx_open(&f, NULL, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, NULL, 65535, 1460);
     uint32_t base = f.pseq;
-    seg_at(&f, base + 30, TCP_ACK | TCP_FIN, NULL, 0);
-    expect_one_ack(&f, base);
+    fx_seg_at(&f, base + 30, f.pack, TCP_ACK | TCP_FIN, NULL, 0);
+    fx_expect_ack(&f, f.iss + 1, base);
     ck_assert_int_eq(sk_conn_state(f.c), SK_ESTABLISHED);
     fx_data(&f, base, 0, 30, 0);
-    expect_one_ack(&f, base + 31);
+    fx_expect_ack(&f, f.iss + 1, base + 31);
     ck_assert_int_eq(sk_conn_state(f.c), SK_CLOSE_WAIT);
     expect_read(&f, 0, 30);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
@@ -432,81 +343,78 @@ END_TEST
 
 START_TEST(window_tracks_free_space)
 {
-    struct fx f;
-    fx_stack(&f, rcvbuf_4096);
-    f.pwnd = 65535;
-    h_send(f.h, &(struct h_seg){.sport = PPORT,
-                                .dport = LPORT,
-                                .seq = PISN,
-                                .flags = TCP_SYN,
-                                .wnd = 65535,
-                                .mss = 1460});
-    ck_assert_uint_eq(h_last_tcp(f.h).wnd, 4096); /* the whole buffer */
-    fx_accept(&f, PISN, 65535, 1460);             /* the duplicate SYN is answered again */
+    struct tcp_fx f;
+    stream_listen(&f, rcvbuf_4096);
+    /* The SYN-ACK offers the whole buffer. */
+    ck_assert_uint_eq(h_syn(f.h, FX_PPORT, FX_LPORT, PISN, 65535, 1460).wnd, 4096);
+    fx_accept(&f, FX_PPORT, PISN, 65535, 1460); /* the duplicate SYN is answered again */
     uint32_t base = f.pseq;
     /* The window shrinks by what is buffered. */
     fx_data(&f, base, 0, 1000, 0);
-    ck_assert_uint_eq(expect_one_ack(&f, base + 1000).wnd, 3096);
+    ck_assert_uint_eq(fx_expect_ack(&f, f.iss + 1, base + 1000).wnd, 3096);
     fx_data(&f, base, 1000, 1000, 0);
-    ck_assert_uint_eq(expect_one_ack(&f, base + 2000).wnd, 2096);
+    ck_assert_uint_eq(fx_expect_ack(&f, f.iss + 1, base + 2000).wnd, 2096);
     /* Reading 1000 bytes would move the right edge by less than
      * min(RCV.BUFF/2, MSS) = 1460: the edge stays (receiver SWS
      * avoidance, RFC 9293 3.8.6.2.2), and no update is sent. */
     static uint8_t buf[4096];
     ck_assert_int_eq(sk_recv(f.c, buf, 1000), 1000);
-    flush(&f);
+    h_flush(f.h);
     expect_nothing(&f);
     fx_data(&f, base, 2000, 100, 0);
-    ck_assert_uint_eq(expect_one_ack(&f, base + 2100).wnd, 1996);
+    ck_assert_uint_eq(fx_expect_ack(&f, f.iss + 1, base + 2100).wnd, 1996);
     /* Reading the rest frees enough: the window is the free space again,
      * and as it more than doubled the update goes at once. */
     ck_assert_int_eq(sk_recv(f.c, buf, sizeof(buf)), 1100);
-    flush(&f);
-    ck_assert_uint_eq(expect_one_ack(&f, base + 2100).wnd, 4096);
+    h_flush(f.h);
+    ck_assert_uint_eq(fx_expect_ack(&f, f.iss + 1, base + 2100).wnd, 4096);
     fx_data(&f, base, 2100, 96, 0);
-    ck_assert_uint_eq(expect_one_ack(&f, base + 2196).wnd, 4000);
+    ck_assert_uint_eq(fx_expect_ack(&f, f.iss + 1, base + 2196).wnd, 4000);
     ck_assert_int_eq(sk_recv(f.c, buf, sizeof(buf)), 96);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(window_update_after_zero_window)
 {
-    struct fx f;
-    fx_open(&f, rcvbuf_1024, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, rcvbuf_1024, 65535, 1460);
     fill_window(&f);
     /* A small read does not reopen the window (it would move the edge by
      * less than RCV.BUFF/2 = 512 bytes). */
     static uint8_t buf[1024];
     ck_assert_int_eq(sk_recv(f.c, buf, 100), 100);
-    flush(&f);
+    h_flush(f.h);
     expect_nothing(&f);
     /* Reading the rest does: the peer, stopped by our zero window, is told
      * at once rather than left to probe. */
     ck_assert_int_eq(sk_recv(f.c, buf + 100, sizeof(buf)), 924);
     ck_assert_mem_eq(buf, stream, 1024);
-    flush(&f);
-    struct tcp_seg g = expect_one_ack(&f, f.pseq);
+    h_flush(f.h);
+    struct tcp_seg g = fx_expect_ack(&f, f.iss + 1, f.pseq);
     ck_assert_uint_eq(g.wnd, 1024);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(window_update_large_buffer)
 {
-    struct fx f;
-    fx_open(&f, rcvbuf_4096, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, rcvbuf_4096, 65535, 1460);
     uint32_t base = f.pseq;
     fx_data(&f, base, 0, 1460, 0);
     fx_data(&f, base, 1460, 1460, 0);
     h_clear(f.h);
     fx_data(&f, base, 2920, 1176, 0);
-    ck_assert_uint_eq(expect_one_ack(&f, base + 4096).wnd, 0);
+    ck_assert_uint_eq(fx_expect_ack(&f, f.iss + 1, base + 4096).wnd, 0);
     static uint8_t buf[4096];
     ck_assert_int_eq(sk_recv(f.c, buf, 2000), 2000);
-    flush(&f);
-    ck_assert_uint_eq(expect_one_ack(&f, base + 4096).wnd, 2000);
+    h_flush(f.h);
+    ck_assert_uint_eq(fx_expect_ack(&f, f.iss + 1, base + 4096).wnd, 2000);
     ck_assert_mem_eq(buf, stream, 2000);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
@@ -514,7 +422,7 @@ END_TEST
 /* ---- sending ---- */
 
 /* Data segments out since the last clear: count, checking each. */
-static int data_segments(struct fx *f, uint32_t *seqs, uint32_t *lens, uint8_t *flags, int max)
+static int data_segments(struct tcp_fx *f, uint32_t *seqs, uint32_t *lens, uint8_t *flags, int max)
 {
     int n = 0;
     for (int i = 0; i < f->h->nout; i++) {
@@ -533,10 +441,10 @@ static int data_segments(struct fx *f, uint32_t *seqs, uint32_t *lens, uint8_t *
 
 START_TEST(send_sized_by_mss)
 {
-    struct fx f;
-    fx_open(&f, NULL, 65535, 1460);
+    struct tcp_fx f;
+    stream_open(&f, NULL, 65535, 1460);
     ck_assert_int_eq(sk_send(f.c, stream, 5000), 5000);
-    flush(&f);
+    h_flush(f.h);
     uint32_t seqs[8], lens[8];
     uint8_t fl[8];
     ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 4);
@@ -550,18 +458,19 @@ START_TEST(send_sized_by_mss)
         off += lens[i];
     }
     ck_assert_int_eq(h_ntcp(f.h), 4); /* no separate ACK */
-    struct tcp_seg g = out_tcp(f.h, 1);
+    struct tcp_seg g = h_out_tcp_at(f.h, 1);
     ck_assert_mem_eq(g.data, stream + 1460, 1460);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(send_limited_by_peer_window)
 {
-    struct fx f;
-    fx_open(&f, NULL, 2000, 1460);
+    struct tcp_fx f;
+    stream_open(&f, NULL, 2000, 1460);
     ck_assert_int_eq(sk_send(f.c, stream, 5000), 5000);
-    flush(&f);
+    h_flush(f.h);
     uint32_t seqs[8], lens[8];
     uint8_t fl[8];
     ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 2);
@@ -570,11 +479,10 @@ START_TEST(send_limited_by_peer_window)
     ck_assert_uint_eq(fl[1], TCP_ACK);
     ck_assert_uint_eq(seqs[1], f.iss + 1461);
     h_clear(f.h);
-    flush(&f);
+    h_flush(f.h);
     expect_nothing(&f);
     /* The peer takes 1460 and keeps a 2000-byte window: 1460 more may go. */
-    f.pack = f.iss + 1461;
-    fx_seg(&f, TCP_ACK, NULL, 0);
+    fx_ack(&f, f.iss + 1461);
     ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 1);
     ck_assert_uint_eq(seqs[0], f.iss + 2001);
     ck_assert_uint_eq(lens[0], 1460);
@@ -590,14 +498,14 @@ START_TEST(send_limited_by_peer_window)
     ck_assert_uint_eq(fl[1], TCP_ACK | TCP_PSH);
     /* Everything acknowledged: the send buffer is empty, the app may write. */
     h_clear(f.h);
-    f.pack = f.iss + 5001;
-    fx_seg(&f, TCP_ACK, NULL, 0);
+    fx_ack(&f, f.iss + 5001);
     expect_nothing(&f);
     struct sk_conn_info i;
     sk_conn_info(f.c, &i);
     ck_assert_uint_eq(i.unacked, 0);
     ck_assert_uint_eq(i.send_queued, 0);
-    ck_assert(events_of(f.h, f.c) & SK_EV_WRITABLE);
+    ck_assert(h_events_of(f.h, f.c) & SK_EV_WRITABLE);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
@@ -609,14 +517,15 @@ static void sndbuf_8k(struct sk_config *cfg)
 
 START_TEST(send_buffer_bounded)
 {
-    struct fx f;
-    fx_open(&f, sndbuf_8k, 0, 1460);
+    struct tcp_fx f;
+    stream_open(&f, sndbuf_8k, 0, 1460);
     size_t space = sk_send_space(f.c);
     ck_assert_uint_eq(space, 8192);
     ck_assert_int_eq(sk_send(f.c, stream, sizeof(stream)), (long)space);
     ck_assert_int_eq(sk_send(f.c, stream, 1), -SK_EAGAIN);
     ck_assert_uint_eq(sk_send_space(f.c), 0);
     ck_assert_int_eq(sk_send(f.c, stream, 0), 0);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
@@ -625,20 +534,20 @@ END_TEST
 
 START_TEST(zero_window_probe_and_resume)
 {
-    struct fx f;
-    fx_open(&f, NULL, 0, 1460);
+    struct tcp_fx f;
+    stream_open(&f, NULL, 0, 1460);
     struct sk_conn_info i;
     sk_conn_info(f.c, &i);
     ck_assert_uint_eq(i.rto_us, 200000); /* a 0 us handshake sample, clamped */
     ck_assert_int_eq(sk_send(f.c, stream, 100), 100);
-    flush(&f);
+    h_flush(f.h);
     expect_nothing(&f); /* the window is closed */
     /* The persist timer: the first probe after one RTO... */
     h_advance(f.h, 199999);
     expect_nothing(&f);
     h_advance(f.h, 1);
     ck_assert_int_eq(h_ntcp(f.h), 1);
-    struct tcp_seg g = out_tcp(f.h, 0);
+    struct tcp_seg g = h_out_tcp_at(f.h, 0);
     ck_assert_uint_eq(g.flags, TCP_ACK);
     ck_assert_uint_eq(g.seq, f.iss + 1);
     ck_assert_uint_eq(g.len, 1); /* one octet of new data */
@@ -653,7 +562,7 @@ START_TEST(zero_window_probe_and_resume)
     expect_nothing(&f);
     h_advance(f.h, 1);
     ck_assert_int_eq(h_ntcp(f.h), 1);
-    ck_assert_uint_eq(out_tcp(f.h, 0).seq, f.iss + 1);
+    ck_assert_uint_eq(h_out_tcp_at(f.h, 0).seq, f.iss + 1);
     h_clear(f.h);
     h_advance(f.h, 799999);
     expect_nothing(&f);
@@ -666,30 +575,30 @@ START_TEST(zero_window_probe_and_resume)
     f.pwnd = 1000;
     fx_seg(&f, TCP_ACK, NULL, 0);
     ck_assert_int_eq(h_ntcp(f.h), 1);
-    g = out_tcp(f.h, 0);
+    g = h_out_tcp_at(f.h, 0);
     ck_assert_uint_eq(g.seq, f.iss + 1);
     ck_assert_uint_eq(g.len, 100);
     ck_assert_mem_eq(g.data, stream, 100);
     ck_assert_uint_eq(g.flags, TCP_ACK | TCP_PSH);
     h_clear(f.h);
-    f.pack = f.iss + 101;
-    fx_seg(&f, TCP_ACK, NULL, 0);
+    fx_ack(&f, f.iss + 101);
     sk_conn_info(f.c, &i);
     ck_assert_uint_eq(i.unacked, 0);
     /* No probe or retransmission afterwards. */
     h_advance(f.h, 30000000);
     expect_nothing(&f);
     ck_assert_uint_eq(sk_counters(f.h->s)->tcp_window_probes, 3);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(zero_window_probe_taken)
 {
-    struct fx f;
-    fx_open(&f, NULL, 0, 1460);
+    struct tcp_fx f;
+    stream_open(&f, NULL, 0, 1460);
     ck_assert_int_eq(sk_send(f.c, stream, 100), 100);
-    flush(&f);
+    h_flush(f.h);
     h_advance(f.h, 200000);
     ck_assert_int_eq(h_ntcp(f.h), 1);
     h_clear(f.h);
@@ -698,20 +607,21 @@ START_TEST(zero_window_probe_taken)
     f.pwnd = 1000;
     fx_seg(&f, TCP_ACK, NULL, 0);
     ck_assert_int_eq(h_ntcp(f.h), 1);
-    struct tcp_seg g = out_tcp(f.h, 0);
+    struct tcp_seg g = h_out_tcp_at(f.h, 0);
     ck_assert_uint_eq(g.seq, f.iss + 2);
     ck_assert_uint_eq(g.len, 99);
     ck_assert_mem_eq(g.data, stream + 1, 99);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(zero_window_after_data)
 {
-    struct fx f;
-    fx_open(&f, NULL, 3000, 1460);
+    struct tcp_fx f;
+    stream_open(&f, NULL, 3000, 1460);
     ck_assert_int_eq(sk_send(f.c, stream, 5000), 5000);
-    flush(&f);
+    h_flush(f.h);
     h_clear(f.h);
     /* The peer takes all it was offered and closes its window. */
     f.pack = f.iss + 3001;
@@ -725,7 +635,7 @@ START_TEST(zero_window_after_data)
     expect_nothing(&f);
     h_advance(f.h, 1);
     ck_assert_int_eq(h_ntcp(f.h), 1);
-    struct tcp_seg g = out_tcp(f.h, 0);
+    struct tcp_seg g = h_out_tcp_at(f.h, 0);
     ck_assert_uint_eq(g.seq, f.iss + 3001);
     ck_assert_uint_eq(g.len, 1);
     ck_assert_uint_eq(sk_counters(f.h->s)->tcp_window_probes, 1);
@@ -740,6 +650,7 @@ START_TEST(zero_window_after_data)
     ck_assert_uint_eq(lens[0], 1460);
     ck_assert_uint_eq(seqs[1], f.iss + 4461);
     ck_assert_uint_eq(lens[1], 540);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
@@ -752,10 +663,10 @@ static void retries_3(struct sk_config *cfg)
 
 START_TEST(zero_window_shrunk_under_data)
 {
-    struct fx f;
-    fx_open(&f, retries_3, 3000, 1460);
+    struct tcp_fx f;
+    stream_open(&f, retries_3, 3000, 1460);
     ck_assert_int_eq(sk_send(f.c, stream, 5000), 5000);
-    flush(&f);
+    h_flush(f.h);
     h_clear(f.h);
     /* The peer takes the first segment and shrinks its window to zero
      * under the two still in flight (RFC 9293 3.8.6.2.1: a sender must
@@ -783,20 +694,21 @@ START_TEST(zero_window_shrunk_under_data)
     f.pwnd = 65535;
     fx_seg(&f, TCP_ACK, NULL, 0);
     ck_assert_int_ge(h_ntcp(f.h), 1);
-    struct tcp_seg g = out_tcp(f.h, 0);
+    struct tcp_seg g = h_out_tcp_at(f.h, 0);
     ck_assert_uint_eq(g.seq, f.iss + 1461);
     ck_assert_uint_eq(g.len, 1460);
     ck_assert_mem_eq(g.data, stream + 1460, 1460);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
 
 START_TEST(zero_window_unanswered_probes_time_out)
 {
-    struct fx f;
-    fx_open(&f, retries_3, 0, 1460);
+    struct tcp_fx f;
+    stream_open(&f, retries_3, 0, 1460);
     ck_assert_int_eq(sk_send(f.c, stream, 100), 100);
-    flush(&f);
+    h_flush(f.h);
     /* Probes at 200, 600 and 1400 ms go unanswered; the fourth expiry
      * (tcp_max_retries = 3) gives up. */
     static const uint64_t at[] = {200000, 400000, 800000};
@@ -813,9 +725,10 @@ START_TEST(zero_window_unanswered_probes_time_out)
     expect_nothing(&f);
     ck_assert_int_eq(sk_conn_state(f.c), SK_CLOSED);
     ck_assert_int_eq(sk_conn_error(f.c), SK_ETIMEDOUT);
-    ck_assert(events_of(f.h, f.c) & SK_EV_ERROR);
+    ck_assert(h_events_of(f.h, f.c) & SK_EV_ERROR);
     ck_assert_uint_eq(sk_counters(f.h->s)->tcp_window_probes, 3);
     ck_assert_uint_eq(sk_counters(f.h->s)->tcp_aborts_timeout, 1);
+    sk_abort(f.c);
     fx_free(&f);
 }
 END_TEST
@@ -840,27 +753,27 @@ static void clock_for_iss(struct harness *h, uint16_t lport, uint16_t rport, uin
 
 START_TEST(passive_across_wrap)
 {
-    struct fx f;
-    fx_stack(&f, NULL);
-    clock_for_iss(f.h, LPORT, PPORT, 0xFFFFFFF8u);
+    struct tcp_fx f;
+    stream_listen(&f, NULL);
+    clock_for_iss(f.h, FX_LPORT, FX_PPORT, 0xFFFFFFF8u);
     /* Both ISNs a few bytes below 2^32. */
-    fx_accept(&f, 0xFFFFFFF0u, 65535, 1460);
+    fx_accept(&f, FX_PPORT, 0xFFFFFFF0u, 65535, 1460);
     ck_assert_uint_eq(f.iss, 0xFFFFFFF8u);
     ck_assert_uint_eq(f.pseq, 0xFFFFFFF1u);
     uint32_t base = f.pseq;
     /* Receiving: out of order across the wrap, then in order. */
     fx_data(&f, base, 20, 30, 0); /* seq 0x5 */
-    expect_one_ack(&f, 0xFFFFFFF1u);
+    fx_expect_ack(&f, f.iss + 1, 0xFFFFFFF1u);
     fx_data(&f, base, 0, 20, 0); /* seq 0xFFFFFFF1 .. 0x4 */
-    expect_one_ack(&f, 0x23u);
+    fx_expect_ack(&f, f.iss + 1, 0x23u);
     expect_read(&f, 0, 50);
     /* A stale segment from before the wrap is not acceptable. */
     fx_data(&f, base, 0, 10, 0);
-    expect_one_ack(&f, 0x23u);
+    fx_expect_ack(&f, f.iss + 1, 0x23u);
     f.pseq = base + 50;
     /* Sending across the wrap: our first byte is 0xFFFFFFF9. */
     ck_assert_int_eq(sk_send(f.c, stream, 3000), 3000);
-    flush(&f);
+    h_flush(f.h);
     uint32_t seqs[8], lens[8];
     uint8_t fl[8];
     ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 3);
@@ -871,8 +784,7 @@ START_TEST(passive_across_wrap)
     ck_assert_uint_eq(lens[2], 80);
     h_clear(f.h);
     /* A partial ACK across the wrap, then the RTO resends from SND.UNA. */
-    f.pack = 0x5ADu;
-    fx_seg(&f, TCP_ACK, NULL, 0);
+    fx_ack(&f, 0x5ADu);
     struct sk_conn_info i;
     sk_conn_info(f.c, &i);
     ck_assert_uint_eq(i.snd_una, 0x5ADu);
@@ -880,20 +792,18 @@ START_TEST(passive_across_wrap)
     ck_assert_uint_eq(i.send_queued, 1540);
     h_advance(f.h, i.rto_us);
     ck_assert_int_ge(h_ntcp(f.h), 1);
-    struct tcp_seg g = out_tcp(f.h, 0);
+    struct tcp_seg g = h_out_tcp_at(f.h, 0);
     ck_assert_uint_eq(g.seq, 0x5ADu);
     ck_assert_uint_eq(g.len, 1460);
     ck_assert_mem_eq(g.data, stream + 1460, 1460);
     h_clear(f.h);
-    f.pack = 0xFFFFFFF9u + 3000;
-    fx_seg(&f, TCP_ACK, NULL, 0);
+    fx_ack(&f, 0xFFFFFFF9u + 3000);
     sk_conn_info(f.c, &i);
     ck_assert_uint_eq(i.unacked, 0);
     ck_assert_uint_eq(i.snd_una, 0xBB1u);
     /* And the close, with FINs on the far side of the wrap. */
     sk_close(f.c);
-    f.c = NULL;
-    flush(&f);
+    h_flush(f.h);
     g = h_last_tcp(f.h);
     ck_assert_uint_eq(g.flags, TCP_FIN | TCP_ACK);
     ck_assert_uint_eq(g.seq, 0xBB1u);
@@ -903,8 +813,8 @@ END_TEST
 
 START_TEST(active_across_wrap)
 {
-    struct fx f;
-    fx_stack(&f, NULL);
+    struct tcp_fx f;
+    stream_listen(&f, NULL);
     clock_for_iss(f.h, 40001, 80, 0xFFFFFFFFu);
     sk_conn *c = sk_connect(f.h->s, PEER_IP, 80, 40001, f.h->now, NULL);
     ck_assert_ptr_nonnull(c);
@@ -986,9 +896,5 @@ int main(void)
     tcase_add_test(wrap, passive_across_wrap);
     tcase_add_test(wrap, active_across_wrap);
     suite_add_tcase(s, wrap);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return h_run(s);
 }

@@ -371,9 +371,5 @@ int main(void)
     tcase_add_test(opt, segment_with_bad_options_dropped);
     tcase_add_test(opt, header_length_beyond_segment_dropped);
     suite_add_tcase(s, opt);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return h_run(s);
 }

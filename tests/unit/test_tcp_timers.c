@@ -8,13 +8,12 @@
 #include <string.h>
 
 #include "harness.h"
+#include "tcp_fixture.h"
 #include "seq.h"
 
-#define LPORT 5050
-#define PPORT 40000
-#define PISN  0x01020304u
-#define MS    1000ULL
-#define SEC   1000000ULL
+#define PISN 0x01020304u
+#define MS   1000ULL
+#define SEC  1000000ULL
 
 /* ---- helpers ---- */
 
@@ -41,39 +40,6 @@ static void cfg_2_syn_retries(struct sk_config *cfg)
     cfg->tcp_syn_retries = 2;
 }
 
-static unsigned events_of(struct harness *h, const sk_conn *c)
-{
-    struct sk_event ev[16];
-    unsigned e = 0;
-    size_t n;
-    while ((n = sk_poll(h->s, ev, 16)) > 0)
-        for (size_t i = 0; i < n; i++)
-            if (ev[i].conn == c)
-                e |= ev[i].events;
-    return e;
-}
-
-static struct tcp_seg out_tcp(struct harness *h, int i)
-{
-    struct tcp_seg g;
-    ck_assert_msg(h_out_tcp(h, i, &g), "frame %d is not a TCP segment", i);
-    return g;
-}
-
-static int ncb;
-static void count_cb(void *ctx, const sk_conn *c)
-{
-    (void)ctx;
-    (void)c;
-    ncb++;
-}
-static int count_conns(struct harness *h)
-{
-    ncb = 0;
-    sk_foreach_conn(h->s, count_cb, NULL);
-    return ncb;
-}
-
 /* Nothing is sent for `us - 1` microseconds, then at `us` exactly one
  * segment: returned, and the capture cleared. */
 static struct tcp_seg expect_one_after(struct harness *h, uint64_t us)
@@ -83,7 +49,7 @@ static struct tcp_seg expect_one_after(struct harness *h, uint64_t us)
     ck_assert_msg(h->nout == 0, "sent %d frames 1 us early", h->nout);
     h_advance(h, 1);
     ck_assert_int_eq(h_ntcp(h), 1);
-    struct tcp_seg g = out_tcp(h, 0);
+    struct tcp_seg g = h_out_tcp_at(h, 0);
     h_clear(h);
     return g;
 }
@@ -95,260 +61,173 @@ static struct sk_conn_info info(const sk_conn *c)
     return i;
 }
 
-/* An active open whose SYN-ACK comes `rtt` after the SYN (rtt < 1 s). */
-struct act {
-    struct harness *h;
-    sk_conn *c;
-    uint32_t iss;  /* ours */
-    uint32_t pseq; /* the peer's next sequence number */
-};
-
-static void act_open(struct act *a, void (*tweak)(struct sk_config *), uint64_t rtt)
-{
-    a->h = h_new(tweak ? tweak : base_cfg);
-    h_learn_peer(a->h);
-    a->c = sk_connect(a->h->s, PEER_IP, 80, 40001, a->h->now, NULL);
-    ck_assert_ptr_nonnull(a->c);
-    sk_flush(a->h->s, a->h->now);
-    a->iss = h_last_tcp(a->h).seq;
-    h_clear(a->h);
-    h_advance(a->h, rtt);
-    ck_assert_int_eq(a->h->nout, 0);
-    a->pseq = PISN + 1;
-    h_send(a->h, &(struct h_seg){.sport = 80,
-                                 .dport = 40001,
-                                 .seq = PISN,
-                                 .ack = a->iss + 1,
-                                 .flags = TCP_SYN | TCP_ACK,
-                                 .wnd = 65535,
-                                 .mss = 1460});
-    ck_assert_int_eq(sk_conn_state(a->c), SK_ESTABLISHED);
-    events_of(a->h, a->c);
-    h_clear(a->h);
-}
-
-static void act_ack(struct act *a, uint32_t ack)
-{
-    h_send(a->h, &(struct h_seg){.sport = 80,
-                                 .dport = 40001,
-                                 .seq = a->pseq,
-                                 .ack = ack,
-                                 .flags = TCP_ACK,
-                                 .wnd = 65535});
-}
-
-static void act_free(struct act *a)
-{
-    sk_abort(a->c);
-    h_free(a->h);
-}
-
-static void send_data(struct act *a, size_t len)
+static void send_data(struct tcp_fx *a, size_t len)
 {
     static uint8_t buf[8192];
     memset(buf, 'd', sizeof(buf));
     ck_assert_uint_le(len, sizeof(buf));
     ck_assert_int_eq(sk_send(a->c, buf, len), (long)len);
-    sk_flush(a->h->s, a->h->now);
+    h_flush(a->h);
 }
 
 /* ---- SYN ---- */
 
 START_TEST(syn_backoff_and_timeout)
 {
-    struct harness *h = h_new(base_cfg);
-    h_learn_peer(h);
-    sk_conn *c = sk_connect(h->s, PEER_IP, 80, 40001, h->now, NULL);
-    sk_flush(h->s, h->now);
-    struct tcp_seg g = h_last_tcp(h);
-    uint32_t iss = g.seq;
-    ck_assert_uint_eq(info(c).rto_us, 1 * SEC); /* RFC 6298 2.1 */
+    struct tcp_fx f;
+    fx_connect(&f, base_cfg);
+    struct tcp_seg g;
+    ck_assert_uint_eq(info(f.c).rto_us, 1 * SEC); /* RFC 6298 2.1 */
     /* Sent again after 1 s, then 2, 4, 8, 16 s (5.5): at 1, 3, 7, 15, 31. */
     static const uint64_t gaps[] = {1, 2, 4, 8, 16};
     for (int i = 0; i < 5; i++) {
-        g = expect_one_after(h, gaps[i] * SEC);
+        g = expect_one_after(f.h, gaps[i] * SEC);
         ck_assert_uint_eq(g.flags, TCP_SYN);
-        ck_assert_uint_eq(g.seq, iss);
+        ck_assert_uint_eq(g.seq, f.iss);
         ck_assert_uint_eq(g.opt.mss, 1460);
-        ck_assert_int_eq(sk_conn_state(c), SK_SYN_SENT);
-        ck_assert_uint_eq(info(c).rto_us, gaps[i] * 2 * SEC);
+        ck_assert_int_eq(sk_conn_state(f.c), SK_SYN_SENT);
+        ck_assert_uint_eq(info(f.c).rto_us, gaps[i] * 2 * SEC);
     }
-    ck_assert_uint_eq(sk_counters(h->s)->tcp_retransmits, 5);
-    ck_assert_uint_eq(events_of(h, c), 0);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_retransmits, 5);
+    ck_assert_uint_eq(h_events_of(f.h, f.c), 0);
     /* tcp_syn_retries (5) spent: 32 s after the last, the connect fails. */
-    h_advance(h, 32 * SEC - 1);
-    ck_assert_int_eq(sk_conn_state(c), SK_SYN_SENT);
-    h_advance(h, 1);
-    ck_assert_int_eq(h->nout, 0);
-    ck_assert_int_eq(sk_conn_state(c), SK_CLOSED);
-    ck_assert_int_eq(sk_conn_error(c), SK_ETIMEDOUT);
-    ck_assert_uint_eq(events_of(h, c), SK_EV_ERROR);
-    ck_assert_uint_eq(sk_counters(h->s)->tcp_failed_opens, 1);
-    ck_assert_uint_eq(sk_counters(h->s)->tcp_aborts_timeout, 1);
-    ck_assert_uint_eq(sk_counters(h->s)->tcp_timeouts, 6);
-    ck_assert_uint_eq(tcp_next_deadline(h->s), UINT64_MAX);
-    sk_close(c);
-    ck_assert_int_eq(count_conns(h), 0);
-    h_free(h);
+    h_advance(f.h, 32 * SEC - 1);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_SYN_SENT);
+    h_advance(f.h, 1);
+    ck_assert_int_eq(f.h->nout, 0);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_CLOSED);
+    ck_assert_int_eq(sk_conn_error(f.c), SK_ETIMEDOUT);
+    ck_assert_uint_eq(h_events_of(f.h, f.c), SK_EV_ERROR);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_failed_opens, 1);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_aborts_timeout, 1);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_timeouts, 6);
+    ck_assert_uint_eq(tcp_next_deadline(f.h->s), UINT64_MAX);
+    sk_close(f.c);
+    ck_assert_int_eq(h_count_conns(f.h), 0);
+    fx_free(&f);
 }
 END_TEST
 
 START_TEST(syn_retries_configurable)
 {
-    struct harness *h = h_new(cfg_2_syn_retries);
-    h_learn_peer(h);
-    sk_conn *c = sk_connect(h->s, PEER_IP, 80, 40001, h->now, NULL);
-    sk_flush(h->s, h->now);
-    expect_one_after(h, 1 * SEC);
-    expect_one_after(h, 2 * SEC);
-    h_advance(h, 4 * SEC - 1);
-    ck_assert_int_eq(sk_conn_state(c), SK_SYN_SENT);
-    h_advance(h, 1);
-    ck_assert_int_eq(sk_conn_state(c), SK_CLOSED);
-    ck_assert_int_eq(sk_conn_error(c), SK_ETIMEDOUT);
-    ck_assert_int_eq(h->nout, 0);
-    sk_close(c);
-    h_free(h);
+    struct tcp_fx f;
+    fx_connect(&f, cfg_2_syn_retries);
+    expect_one_after(f.h, 1 * SEC);
+    expect_one_after(f.h, 2 * SEC);
+    h_advance(f.h, 4 * SEC - 1);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_SYN_SENT);
+    h_advance(f.h, 1);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_CLOSED);
+    ck_assert_int_eq(sk_conn_error(f.c), SK_ETIMEDOUT);
+    ck_assert_int_eq(f.h->nout, 0);
+    sk_close(f.c);
+    fx_free(&f);
 }
 END_TEST
 
 START_TEST(syn_retransmitted_no_sample_rto_3s)
 {
-    struct harness *h = h_new(base_cfg);
-    h_learn_peer(h);
-    sk_conn *c = sk_connect(h->s, PEER_IP, 80, 40001, h->now, NULL);
-    sk_flush(h->s, h->now);
-    uint32_t iss = h_last_tcp(h).seq;
-    expect_one_after(h, 1 * SEC);
+    struct tcp_fx f;
+    fx_connect(&f, base_cfg);
+    expect_one_after(f.h, 1 * SEC);
     /* The SYN-ACK comes 100 ms after the second SYN: it may answer either,
      * so it gives no sample (Karn), and as the SYN's timer expired the RTO
      * for data starts at 3 s (RFC 6298 5.7). */
-    h_advance(h, 100 * MS);
-    h_send(h, &(struct h_seg){.sport = 80,
-                              .dport = 40001,
-                              .seq = PISN,
-                              .ack = iss + 1,
-                              .flags = TCP_SYN | TCP_ACK,
-                              .wnd = 65535,
-                              .mss = 1460});
-    ck_assert_int_eq(sk_conn_state(c), SK_ESTABLISHED);
-    struct sk_conn_info i = info(c);
+    h_advance(f.h, 100 * MS);
+    h_send(f.h, &(struct h_seg){.sport = FX_RPORT,
+                                .dport = FX_CPORT,
+                                .seq = PISN,
+                                .ack = f.iss + 1,
+                                .flags = TCP_SYN | TCP_ACK,
+                                .wnd = 65535,
+                                .mss = 1460});
+    ck_assert_int_eq(sk_conn_state(f.c), SK_ESTABLISHED);
+    struct sk_conn_info i = info(f.c);
     ck_assert_uint_eq(i.srtt_us, 0);
     ck_assert_uint_eq(i.rto_us, 3 * SEC);
-    h_clear(h);
-    ck_assert_int_eq(sk_send(c, "abc", 3), 3);
-    sk_flush(h->s, h->now);
-    ck_assert_int_eq(h_ntcp(h), 1);
-    struct tcp_seg g = expect_one_after(h, 3 * SEC);
-    ck_assert_uint_eq(g.seq, iss + 1);
+    h_clear(f.h);
+    ck_assert_int_eq(sk_send(f.c, "abc", 3), 3);
+    h_flush(f.h);
+    ck_assert_int_eq(h_ntcp(f.h), 1);
+    struct tcp_seg g = expect_one_after(f.h, 3 * SEC);
+    ck_assert_uint_eq(g.seq, f.iss + 1);
     ck_assert_uint_eq(g.len, 3);
-    sk_abort(c);
-    h_free(h);
+    sk_abort(f.c);
+    fx_free(&f);
 }
 END_TEST
 
 START_TEST(synack_backoff_and_timeout)
 {
-    struct harness *h = h_new(base_cfg);
-    h_learn_peer(h);
-    sk_conn *l = sk_listen(h->s, LPORT, 0, NULL);
-    h_send(h, &(struct h_seg){.sport = PPORT,
-                              .dport = LPORT,
-                              .seq = PISN,
-                              .flags = TCP_SYN,
-                              .wnd = 65535,
-                              .mss = 1460});
-    struct tcp_seg g = h_last_tcp(h);
-    uint32_t iss = g.seq;
+    struct tcp_fx f;
+    fx_listen(&f, base_cfg, 0);
+    fx_syn(&f, FX_PPORT, PISN, 65535, 1460);
+    struct tcp_seg g;
     static const uint64_t gaps[] = {1, 2, 4, 8, 16};
     for (int i = 0; i < 5; i++) {
-        g = expect_one_after(h, gaps[i] * SEC);
+        g = expect_one_after(f.h, gaps[i] * SEC);
         ck_assert_uint_eq(g.flags, TCP_SYN | TCP_ACK);
-        ck_assert_uint_eq(g.seq, iss);
+        ck_assert_uint_eq(g.seq, f.iss);
         ck_assert_uint_eq(g.ack, PISN + 1);
         ck_assert_uint_eq(g.opt.mss, 1460);
     }
-    ck_assert_int_eq(count_conns(h), 2);
+    ck_assert_int_eq(h_count_conns(f.h), 2);
     /* Given up: the half-open connection is freed, the listener stays. */
-    h_advance(h, 32 * SEC - 1);
-    ck_assert_int_eq(count_conns(h), 2);
-    h_advance(h, 1);
-    ck_assert_int_eq(count_conns(h), 1);
-    ck_assert_int_eq(h->nout, 0);
-    ck_assert_uint_eq(sk_counters(h->s)->tcp_aborts_timeout, 1);
-    ck_assert_uint_eq(sk_counters(h->s)->tcp_failed_opens, 0);
-    ck_assert_ptr_null(sk_accept(l));
-    ck_assert_uint_eq(events_of(h, l), 0);
+    h_advance(f.h, 32 * SEC - 1);
+    ck_assert_int_eq(h_count_conns(f.h), 2);
+    h_advance(f.h, 1);
+    ck_assert_int_eq(h_count_conns(f.h), 1);
+    ck_assert_int_eq(f.h->nout, 0);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_aborts_timeout, 1);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_failed_opens, 0);
+    ck_assert_ptr_null(sk_accept(f.l));
+    ck_assert_uint_eq(h_events_of(f.h, f.l), 0);
     /* The peer's late ACK meets the listener: RST. */
-    h_send(h,
-           &(struct h_seg){
-               .sport = PPORT, .dport = LPORT, .seq = PISN + 1, .ack = iss + 1, .flags = TCP_ACK});
-    g = h_last_tcp(h);
+    h_send(f.h, &(struct h_seg){.sport = FX_PPORT,
+                                .dport = FX_LPORT,
+                                .seq = PISN + 1,
+                                .ack = f.iss + 1,
+                                .flags = TCP_ACK});
+    g = h_last_tcp(f.h);
     ck_assert_uint_eq(g.flags, TCP_RST);
-    sk_close(l);
-    h_free(h);
+    fx_free(&f);
 }
 END_TEST
 
 START_TEST(synack_answered_after_retransmission)
 {
-    struct harness *h = h_new(base_cfg);
-    h_learn_peer(h);
-    sk_conn *l = sk_listen(h->s, LPORT, 0, NULL);
-    h_send(h, &(struct h_seg){.sport = PPORT,
-                              .dport = LPORT,
-                              .seq = PISN,
-                              .flags = TCP_SYN,
-                              .wnd = 65535,
-                              .mss = 1460});
-    uint32_t iss = h_last_tcp(h).seq;
-    expect_one_after(h, 1 * SEC);
-    h_advance(h, 50 * MS);
-    h_send(h, &(struct h_seg){.sport = PPORT,
-                              .dport = LPORT,
-                              .seq = PISN + 1,
-                              .ack = iss + 1,
-                              .flags = TCP_ACK,
-                              .wnd = 65535});
-    sk_conn *c = sk_accept(l);
+    struct tcp_fx f;
+    fx_listen(&f, base_cfg, 0);
+    fx_syn(&f, FX_PPORT, PISN, 65535, 1460);
+    expect_one_after(f.h, 1 * SEC);
+    h_advance(f.h, 50 * MS);
+    fx_seg(&f, TCP_ACK, NULL, 0);
+    sk_conn *c = sk_accept(f.l);
     ck_assert_ptr_nonnull(c);
     struct sk_conn_info i = info(c);
     ck_assert_uint_eq(i.srtt_us, 0);      /* Karn: no sample */
     ck_assert_uint_eq(i.rto_us, 3 * SEC); /* RFC 6298 5.7 */
     sk_abort(c);
-    sk_close(l);
-    h_free(h);
+    fx_free(&f);
 }
 END_TEST
 
 START_TEST(dup_syn_synack_gives_no_sample)
 {
-    struct harness *h = h_new(base_cfg);
-    h_learn_peer(h);
-    sk_conn *l = sk_listen(h->s, LPORT, 0, NULL);
-    struct h_seg syn = {
-        .sport = PPORT, .dport = LPORT, .seq = PISN, .flags = TCP_SYN, .wnd = 65535, .mss = 1460};
-    h_send(h, &syn);
-    uint32_t iss = h_last_tcp(h).seq;
+    struct tcp_fx f;
+    fx_listen(&f, base_cfg, 0);
+    fx_syn(&f, FX_PPORT, PISN, 65535, 1460);
     /* The peer's SYN again at 400 ms: our SYN-ACK goes again, so the ACK
      * at 500 ms may answer either and must not be timed (Karn). */
-    h_advance(h, 400 * MS);
-    h_clear(h);
-    h_send(h, &syn);
-    ck_assert_int_eq(h_ntcp(h), 1);
-    h_advance(h, 100 * MS);
-    h_send(h, &(struct h_seg){.sport = PPORT,
-                              .dport = LPORT,
-                              .seq = PISN + 1,
-                              .ack = iss + 1,
-                              .flags = TCP_ACK,
-                              .wnd = 65535});
-    sk_conn *c = sk_accept(l);
+    h_advance(f.h, 400 * MS);
+    ck_assert_uint_eq(h_syn(f.h, FX_PPORT, FX_LPORT, PISN, 65535, 1460).seq, f.iss);
+    h_advance(f.h, 100 * MS);
+    fx_seg(&f, TCP_ACK, NULL, 0);
+    sk_conn *c = sk_accept(f.l);
     ck_assert_ptr_nonnull(c);
     ck_assert_uint_eq(info(c).srtt_us, 0);
     sk_abort(c);
-    sk_close(l);
-    h_free(h);
+    fx_free(&f);
 }
 END_TEST
 
@@ -356,8 +235,8 @@ END_TEST
 
 START_TEST(rto_clamped_to_minimum)
 {
-    struct act a;
-    act_open(&a, NULL, 10 * MS);
+    struct tcp_fx a;
+    fx_open_active(&a, base_cfg, PISN, 10 * MS);
     /* RFC 6298 2.2: SRTT = R, RTTVAR = R/2, RTO = SRTT + 4 RTTVAR = 30 ms,
      * raised to tcp_rto_min_ms. */
     struct sk_conn_info i = info(a.c);
@@ -367,7 +246,7 @@ START_TEST(rto_clamped_to_minimum)
     send_data(&a, 100);
     h_clear(a.h);
     h_advance(a.h, 10 * MS);
-    act_ack(&a, a.iss + 101);
+    fx_ack(&a, a.iss + 101);
     /* 2.3: RTTVAR = 3/4 5000 + 1/4 |10000 - 10000|, SRTT = 10000. */
     i = info(a.c);
     ck_assert_uint_eq(i.srtt_us, 10000);
@@ -385,14 +264,15 @@ START_TEST(rto_clamped_to_minimum)
     ck_assert_uint_eq(g.seq, a.iss + 101);
     ck_assert_uint_eq(sk_counters(a.h->s)->tcp_retransmits, 2);
     ck_assert_uint_eq(info(a.c).retransmits, 2);
-    act_free(&a);
+    sk_abort(a.c);
+    fx_free(&a);
 }
 END_TEST
 
 START_TEST(rto_from_500ms_rtt)
 {
-    struct act a;
-    act_open(&a, NULL, 500 * MS);
+    struct tcp_fx a;
+    fx_open_active(&a, base_cfg, PISN, 500 * MS);
     struct sk_conn_info i = info(a.c);
     ck_assert_uint_eq(i.srtt_us, 500000);
     ck_assert_uint_eq(i.rttvar_us, 250000);
@@ -406,37 +286,39 @@ START_TEST(rto_from_500ms_rtt)
     g = expect_one_after(a.h, 6 * SEC);
     ck_assert_uint_eq(g.seq, a.iss + 1);
     ck_assert_uint_eq(sk_counters(a.h->s)->tcp_timeouts, 3);
-    act_free(&a);
+    sk_abort(a.c);
+    fx_free(&a);
 }
 END_TEST
 
 START_TEST(rtt_second_sample)
 {
-    struct act a;
-    act_open(&a, NULL, 500 * MS);
+    struct tcp_fx a;
+    fx_open_active(&a, base_cfg, PISN, 500 * MS);
     send_data(&a, 1000);
     h_advance(a.h, 300 * MS);
-    act_ack(&a, a.iss + 1001);
+    fx_ack(&a, a.iss + 1001);
     /* RFC 6298 2.3: RTTVAR = 3/4 250 + 1/4 |500 - 300| = 237.5 ms,
      * SRTT = 7/8 500 + 1/8 300 = 475 ms, RTO = 475 + 4 * 237.5 = 1425 ms. */
     struct sk_conn_info i = info(a.c);
     ck_assert_uint_eq(i.rttvar_us, 237500);
     ck_assert_uint_eq(i.srtt_us, 475000);
     ck_assert_uint_eq(i.rto_us, 1425000);
-    act_free(&a);
+    sk_abort(a.c);
+    fx_free(&a);
 }
 END_TEST
 
 START_TEST(karn_no_sample_from_retransmission)
 {
-    struct act a;
-    act_open(&a, NULL, 500 * MS);
+    struct tcp_fx a;
+    fx_open_active(&a, base_cfg, PISN, 500 * MS);
     send_data(&a, 1000);
     expect_one_after(a.h, 1500 * MS);
     /* The ACK 100 ms after the retransmission may answer the original:
      * no sample; the backed-off RTO stays until a clean one. */
     h_advance(a.h, 100 * MS);
-    act_ack(&a, a.iss + 1001);
+    fx_ack(&a, a.iss + 1001);
     struct sk_conn_info i = info(a.c);
     ck_assert_uint_eq(i.unacked, 0);
     ck_assert_uint_eq(i.srtt_us, 500000);
@@ -445,19 +327,20 @@ START_TEST(karn_no_sample_from_retransmission)
     /* New data acknowledged 100 ms later is timed again. */
     send_data(&a, 1000);
     h_advance(a.h, 100 * MS);
-    act_ack(&a, a.iss + 2001);
+    fx_ack(&a, a.iss + 2001);
     i = info(a.c);
     ck_assert_uint_eq(i.srtt_us, 450000);   /* 7/8 500 + 1/8 100 */
     ck_assert_uint_eq(i.rttvar_us, 287500); /* 3/4 250 + 1/4 400 */
     ck_assert_uint_eq(i.rto_us, 1600000);
-    act_free(&a);
+    sk_abort(a.c);
+    fx_free(&a);
 }
 END_TEST
 
 START_TEST(rto_capped_at_maximum)
 {
-    struct act a;
-    act_open(&a, cfg_rto_max_5s, 500 * MS);
+    struct tcp_fx a;
+    fx_open_active(&a, cfg_rto_max_5s, PISN, 500 * MS);
     send_data(&a, 100);
     /* 1.5 s, 3 s, then 6 s capped at tcp_rto_max_ms = 5 s, and 5 s on. */
     static const uint64_t gaps_ms[] = {1500, 3000, 5000, 5000, 5000};
@@ -466,40 +349,42 @@ START_TEST(rto_capped_at_maximum)
         ck_assert_uint_eq(g.seq, a.iss + 1);
     }
     ck_assert_uint_eq(info(a.c).rto_us, 5 * SEC);
-    act_free(&a);
+    sk_abort(a.c);
+    fx_free(&a);
 }
 END_TEST
 
 START_TEST(timer_restarted_by_partial_ack)
 {
-    struct act a;
-    act_open(&a, NULL, 500 * MS); /* RTO 1.5 s */
-    send_data(&a, 3000);          /* 1460, 1460, 80 */
+    struct tcp_fx a;
+    fx_open_active(&a, base_cfg, PISN, 500 * MS); /* RTO 1.5 s */
+    send_data(&a, 3000);                          /* 1460, 1460, 80 */
     ck_assert_int_eq(h_ntcp(a.h), 3);
     h_clear(a.h);
     /* 5.3: an ACK of new data restarts the timer from now. */
     h_advance(a.h, 1 * SEC);
-    act_ack(&a, a.iss + 1461);
+    fx_ack(&a, a.iss + 1461);
     ck_assert_int_eq(a.h->nout, 0);
     struct sk_conn_info i = info(a.c);
     struct tcp_seg g = expect_one_after(a.h, i.rto_us);
     ck_assert_uint_eq(g.seq, a.iss + 1461);
     ck_assert_uint_eq(g.len, 1460);
-    act_free(&a);
+    sk_abort(a.c);
+    fx_free(&a);
 }
 END_TEST
 
 START_TEST(max_retries_abort)
 {
-    struct act a;
-    act_open(&a, cfg_3_retries, 0);
+    struct tcp_fx a;
+    fx_open_active(&a, cfg_3_retries, PISN, 0);
     ck_assert_uint_eq(info(a.c).rto_us, 200000);
     send_data(&a, 100);
     expect_one_after(a.h, 200 * MS);
     expect_one_after(a.h, 400 * MS);
     expect_one_after(a.h, 800 * MS);
     ck_assert_uint_eq(info(a.c).retransmits, 3);
-    ck_assert_uint_eq(events_of(a.h, a.c), 0);
+    ck_assert_uint_eq(h_events_of(a.h, a.c), 0);
     /* The fourth timeout ends it: ETIMEDOUT for the app, nothing sent. */
     h_advance(a.h, 1600 * MS - 1);
     ck_assert_int_eq(sk_conn_state(a.c), SK_ESTABLISHED);
@@ -507,26 +392,26 @@ START_TEST(max_retries_abort)
     ck_assert_int_eq(a.h->nout, 0);
     ck_assert_int_eq(sk_conn_state(a.c), SK_CLOSED);
     ck_assert_int_eq(sk_conn_error(a.c), SK_ETIMEDOUT);
-    ck_assert_uint_eq(events_of(a.h, a.c), SK_EV_ERROR);
+    ck_assert_uint_eq(h_events_of(a.h, a.c), SK_EV_ERROR);
     ck_assert_int_eq(sk_send(a.c, "x", 1), -SK_ETIMEDOUT);
     ck_assert_int_eq(sk_recv(a.c, (char[4]){0}, 4), -SK_ETIMEDOUT);
     ck_assert_uint_eq(sk_counters(a.h->s)->tcp_aborts_timeout, 1);
     ck_assert_uint_eq(sk_counters(a.h->s)->tcp_failed_opens, 0);
     sk_close(a.c);
-    ck_assert_int_eq(count_conns(a.h), 0);
-    h_free(a.h);
+    ck_assert_int_eq(h_count_conns(a.h), 0);
+    fx_free(&a);
 }
 END_TEST
 
 START_TEST(progress_resets_retry_count)
 {
-    struct act a;
-    act_open(&a, cfg_3_retries, 0);
+    struct tcp_fx a;
+    fx_open_active(&a, cfg_3_retries, PISN, 0);
     send_data(&a, 100);
     expect_one_after(a.h, 200 * MS);
     expect_one_after(a.h, 400 * MS);
     expect_one_after(a.h, 800 * MS);
-    act_ack(&a, a.iss + 101); /* progress: the count starts over */
+    fx_ack(&a, a.iss + 101); /* progress: the count starts over */
     send_data(&a, 100);
     uint32_t rto = info(a.c).rto_us; /* still backed off: no clean sample */
     ck_assert_uint_eq(rto, 1600000);
@@ -534,7 +419,8 @@ START_TEST(progress_resets_retry_count)
     expect_one_after(a.h, 2 * rto);
     expect_one_after(a.h, 4 * rto);
     ck_assert_int_eq(sk_conn_state(a.c), SK_ESTABLISHED);
-    act_free(&a);
+    sk_abort(a.c);
+    fx_free(&a);
 }
 END_TEST
 
@@ -542,10 +428,10 @@ END_TEST
 
 START_TEST(fin_retransmitted)
 {
-    struct act a;
-    act_open(&a, NULL, 0);
+    struct tcp_fx a;
+    fx_open_active(&a, base_cfg, PISN, 0);
     ck_assert_int_eq(sk_shutdown(a.c), 0);
-    sk_flush(a.h->s, a.h->now);
+    h_flush(a.h);
     struct tcp_seg g = h_last_tcp(a.h);
     ck_assert_uint_eq(g.flags, TCP_FIN | TCP_ACK);
     ck_assert_uint_eq(g.seq, a.iss + 1);
@@ -557,21 +443,22 @@ START_TEST(fin_retransmitted)
     ck_assert_uint_eq(g.flags, TCP_FIN | TCP_ACK);
     ck_assert_uint_eq(g.seq, a.iss + 1);
     ck_assert_int_eq(sk_conn_state(a.c), SK_FIN_WAIT_1);
-    act_ack(&a, a.iss + 2);
+    fx_ack(&a, a.iss + 2);
     ck_assert_int_eq(sk_conn_state(a.c), SK_FIN_WAIT_2);
     h_advance(a.h, 100 * SEC);
     ck_assert_int_eq(a.h->nout, 0);
-    act_free(&a);
+    sk_abort(a.c);
+    fx_free(&a);
 }
 END_TEST
 
 START_TEST(fin_with_data_retransmitted)
 {
-    struct act a;
-    act_open(&a, NULL, 0);
+    struct tcp_fx a;
+    fx_open_active(&a, base_cfg, PISN, 0);
     ck_assert_int_eq(sk_send(a.c, "tail", 4), 4);
     sk_shutdown(a.c);
-    sk_flush(a.h->s, a.h->now);
+    h_flush(a.h);
     struct tcp_seg g = h_last_tcp(a.h);
     ck_assert_uint_eq(g.flags, TCP_FIN | TCP_PSH | TCP_ACK);
     ck_assert_uint_eq(g.len, 4);
@@ -581,52 +468,40 @@ START_TEST(fin_with_data_retransmitted)
     ck_assert_uint_eq(g.len, 4);
     ck_assert_mem_eq(g.data, "tail", 4);
     /* The data is ACKed, the FIN not: only the FIN goes again. */
-    act_ack(&a, a.iss + 5);
+    fx_ack(&a, a.iss + 5);
     ck_assert_int_eq(sk_conn_state(a.c), SK_FIN_WAIT_1);
     g = expect_one_after(a.h, info(a.c).rto_us);
     ck_assert_uint_eq(g.flags, TCP_FIN | TCP_ACK);
     ck_assert_uint_eq(g.seq, a.iss + 5);
     ck_assert_uint_eq(g.len, 0);
-    act_ack(&a, a.iss + 6);
+    fx_ack(&a, a.iss + 6);
     ck_assert_int_eq(sk_conn_state(a.c), SK_FIN_WAIT_2);
-    act_free(&a);
+    sk_abort(a.c);
+    fx_free(&a);
 }
 END_TEST
 
 START_TEST(last_ack_fin_retransmitted_then_timeout)
 {
-    struct harness *h = h_new(cfg_3_retries);
-    h_learn_peer(h);
-    sk_conn *l = sk_listen(h->s, LPORT, 0, NULL);
-    h_send(h, &(struct h_seg){.sport = PPORT,
-                              .dport = LPORT,
-                              .seq = PISN,
-                              .flags = TCP_SYN,
-                              .wnd = 65535,
-                              .mss = 1460});
-    uint32_t iss = h_last_tcp(h).seq;
-    h_send(h, &(struct h_seg){.sport = PPORT,
-                              .dport = LPORT,
-                              .seq = PISN + 1,
-                              .ack = iss + 1,
-                              .flags = TCP_ACK | TCP_FIN,
-                              .wnd = 65535});
-    sk_conn *c = sk_accept(l);
+    struct tcp_fx f;
+    fx_listen(&f, cfg_3_retries, 0);
+    fx_syn(&f, FX_PPORT, PISN, 65535, 1460);
+    fx_seg(&f, TCP_ACK | TCP_FIN, NULL, 0);
+    sk_conn *c = sk_accept(f.l);
     ck_assert_int_eq(sk_conn_state(c), SK_CLOSE_WAIT);
     sk_close(c); /* LAST_ACK; the app is gone */
-    sk_flush(h->s, h->now);
-    ck_assert_int_eq(count_conns(h), 2);
+    h_flush(f.h);
+    ck_assert_int_eq(h_count_conns(f.h), 2);
     for (int k = 0; k < 3; k++) {
-        struct tcp_seg g = expect_one_after(h, (200 * MS) << k);
+        struct tcp_seg g = expect_one_after(f.h, (200 * MS) << k);
         ck_assert_uint_eq(g.flags, TCP_FIN | TCP_ACK);
-        ck_assert_uint_eq(g.seq, iss + 1);
+        ck_assert_uint_eq(g.seq, f.iss + 1);
     }
     /* The peer is gone: after tcp_max_retries the TCB is freed. */
-    h_advance(h, 1600 * MS);
-    ck_assert_int_eq(count_conns(h), 1);
-    ck_assert_int_eq(h->nout, 0);
-    sk_close(l);
-    h_free(h);
+    h_advance(f.h, 1600 * MS);
+    ck_assert_int_eq(h_count_conns(f.h), 1);
+    ck_assert_int_eq(f.h->nout, 0);
+    fx_free(&f);
 }
 END_TEST
 
@@ -656,9 +531,5 @@ int main(void)
     tcase_add_test(fin, fin_with_data_retransmitted);
     tcase_add_test(fin, last_ack_fin_retransmitted_then_timeout);
     suite_add_tcase(s, fin);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return h_run(s);
 }
