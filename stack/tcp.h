@@ -98,10 +98,11 @@ struct sk_tcb {
     bool fin_received; /* the peer's FIN is processed (rcv_nxt counts it) */
     bool ooo_fin;      /* a FIN at ooo_fin_seq waits for the gap before it */
     uint32_t ooo_fin_seq;
-    bool ack_now;    /* an ACK is owed; sent at the next flush */
-    bool persist;    /* the timer probes a zero window instead of retransmitting */
-    bool passive;    /* opened by a listener: a RST in SYN_RECEIVED frees it */
-    bool in_acceptq; /* in the parent's accept queue, not its SYN queue */
+    bool ack_now;      /* an ACK is owed; sent at the next flush */
+    bool persist;      /* the timer probes a zero window instead of retransmitting */
+    bool sws_override; /* the SWS override timer fired: send a small segment */
+    bool passive;      /* opened by a listener: a RST in SYN_RECEIVED frees it */
+    bool in_acceptq;   /* in the parent's accept queue, not its SYN queue */
 
     /* Round-trip time and retransmission (RFC 6298). */
     uint32_t srtt_us, rttvar_us, rto_us;

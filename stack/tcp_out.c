@@ -163,12 +163,22 @@ void tcp_output(struct sk_tcb *c)
         uint32_t head = tcp_snd_head_seq(c);
         uint32_t data_end = head + c->sndq.len;
         uint32_t win_end = c->snd_una + min_u32(c->snd_wnd, c->cwnd);
+        bool sws_blocked = false;
         /* Bounded: each pass sends at least one byte or the FIN, or stops. */
         while (seq_lt(c->snd_nxt, data_end)) {
             uint32_t room = seq_lt(c->snd_nxt, win_end) ? win_end - c->snd_nxt : 0;
             uint32_t n = min_u32(min_u32(data_end - c->snd_nxt, room), c->mss);
             if (n == 0)
                 break;
+            /* Sender SWS avoidance (RFC 9293 3.8.6.2.1): a segment goes if it
+             * is full, or holds all the (pushed) data queued, or at least
+             * half the largest window the peer offered - or when the
+             * override timer says so.  Otherwise wait for the window. */
+            if (n < c->mss && n < data_end - c->snd_nxt && n < c->max_snd_wnd / 2 &&
+                !c->sws_override) {
+                sws_blocked = true;
+                break;
+            }
             uint8_t flags = TCP_ACK;
             uint32_t end = c->snd_nxt + n;
             if (end == data_end) {
@@ -188,10 +198,12 @@ void tcp_output(struct sk_tcb *c)
             fin_out(c, data_end);
             sent(c, data_end, data_end + 1);
         }
-        /* Zero window with data waiting and nothing in flight: probe
-         * (RFC 9293 3.8.6.1); the retransmission timer stays off. */
-        if (c->snd_wnd == 0 && seq_lt(c->snd_nxt, data_end) && c->snd_una == c->snd_max &&
-            !c->persist) {
+        c->sws_override = false;
+        /* Zero window (or one too small to use, above) with data waiting and
+         * nothing in flight: the persist timer probes it (RFC 9293 3.8.6.1)
+         * or overrides the SWS rule; the retransmission timer stays off. */
+        if ((c->snd_wnd == 0 || sws_blocked) && seq_lt(c->snd_nxt, data_end) &&
+            c->snd_una == c->snd_max && !c->persist) {
             c->persist = true;
             c->backoff = 0;
             c->probes_unanswered = 0;
@@ -206,6 +218,14 @@ void tcp_output(struct sk_tcb *c)
 static void window_probe(struct sk_tcb *c)
 {
     struct sk_stack *s = c->stack;
+    if (c->snd_wnd) {
+        /* The window is open but was too small for the SWS rule: the
+         * override timeout has passed, send what fits (3.8.6.2.1). */
+        c->persist = false;
+        c->sws_override = true;
+        tcb_want_output(c);
+        return;
+    }
     uint32_t limit = s->cfg.tcp_max_retries;
     if (++c->probes_unanswered > limit) {
         s->ctr.tcp_aborts_timeout++;

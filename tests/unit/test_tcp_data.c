@@ -473,28 +473,29 @@ START_TEST(send_limited_by_peer_window)
     h_flush(f.h);
     uint32_t seqs[8], lens[8];
     uint8_t fl[8];
-    ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 2);
+    /* One full segment; the 540 bytes left of the window would be a silly
+     * window (RFC 9293 3.8.6.2.1: not full, not all the data, less than
+     * half the peer's largest window) and wait while data is in flight. */
+    ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 1);
     ck_assert_uint_eq(lens[0], 1460);
-    ck_assert_uint_eq(lens[1], 540); /* what is left of the window */
-    ck_assert_uint_eq(fl[1], TCP_ACK);
-    ck_assert_uint_eq(seqs[1], f.iss + 1461);
+    ck_assert_uint_eq(seqs[0], f.iss + 1);
     h_clear(f.h);
     h_flush(f.h);
     expect_nothing(&f);
     /* The peer takes 1460 and keeps a 2000-byte window: 1460 more may go. */
     fx_ack(&f, f.iss + 1461);
     ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 1);
-    ck_assert_uint_eq(seqs[0], f.iss + 2001);
+    ck_assert_uint_eq(seqs[0], f.iss + 1461);
     ck_assert_uint_eq(lens[0], 1460);
     h_clear(f.h);
     /* A window update alone (same ACK, larger window) lets the rest go. */
     f.pwnd = 10000;
     fx_seg(&f, TCP_ACK, NULL, 0);
     ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 2);
-    ck_assert_uint_eq(seqs[0], f.iss + 3461);
+    ck_assert_uint_eq(seqs[0], f.iss + 2921);
     ck_assert_uint_eq(lens[0], 1460);
-    ck_assert_uint_eq(seqs[1], f.iss + 4921);
-    ck_assert_uint_eq(lens[1], 80);
+    ck_assert_uint_eq(seqs[1], f.iss + 4381);
+    ck_assert_uint_eq(lens[1], 620);
     ck_assert_uint_eq(fl[1], TCP_ACK | TCP_PSH);
     /* Everything acknowledged: the send buffer is empty, the app may write. */
     h_clear(f.h);
@@ -616,6 +617,55 @@ START_TEST(zero_window_probe_taken)
 }
 END_TEST
 
+START_TEST(sender_sws_small_window_waits_for_override)
+{
+    /* RFC 9293 3.8.6.2.1: with nothing in flight and a window of 10 bytes
+     * (far below an MSS and half the largest window), nothing is sent at
+     * once; the override timer sends what fits, and not before it fires. */
+    struct tcp_fx f;
+    stream_open(&f, NULL, 2000, 1460);
+    f.pwnd = 10;
+    fx_seg(&f, TCP_ACK, NULL, 0); /* the peer's window shrinks to 10 */
+    h_clear(f.h);
+    ck_assert_int_eq(sk_send(f.c, stream, 5000), 5000);
+    h_flush(f.h);
+    expect_nothing(&f);
+    struct sk_conn_info i;
+    sk_conn_info(f.c, &i);
+    h_advance(f.h, i.rto_us - 1);
+    expect_nothing(&f);
+    h_advance(f.h, 1);
+    uint32_t seqs[8], lens[8];
+    uint8_t fl[8];
+    ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 1);
+    ck_assert_uint_eq(seqs[0], f.iss + 1);
+    ck_assert_uint_eq(lens[0], 10);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_window_probes, 0); /* not a probe */
+    sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(sender_sws_half_window_goes_at_once)
+{
+    /* 1000 bytes of window, half of the largest offered (2000): enough to
+     * send at once although below an MSS. */
+    struct tcp_fx f;
+    stream_open(&f, NULL, 2000, 1460);
+    f.pwnd = 1000;
+    fx_seg(&f, TCP_ACK, NULL, 0);
+    h_clear(f.h);
+    ck_assert_int_eq(sk_send(f.c, stream, 5000), 5000);
+    h_flush(f.h);
+    uint32_t seqs[8], lens[8];
+    uint8_t fl[8];
+    ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 1);
+    ck_assert_uint_eq(lens[0], 1000);
+    sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(zero_window_after_data)
 {
     struct tcp_fx f;
@@ -623,8 +673,9 @@ START_TEST(zero_window_after_data)
     ck_assert_int_eq(sk_send(f.c, stream, 5000), 5000);
     h_flush(f.h);
     h_clear(f.h);
-    /* The peer takes all it was offered and closes its window. */
-    f.pack = f.iss + 3001;
+    /* Two full segments went (the 80 bytes left of the window would be a
+     * silly window); the peer takes them and closes its window. */
+    f.pack = f.iss + 2921;
     f.pwnd = 0;
     fx_seg(&f, TCP_ACK, NULL, 0);
     expect_nothing(&f);
@@ -636,7 +687,7 @@ START_TEST(zero_window_after_data)
     h_advance(f.h, 1);
     ck_assert_int_eq(h_ntcp(f.h), 1);
     struct tcp_seg g = h_out_tcp_at(f.h, 0);
-    ck_assert_uint_eq(g.seq, f.iss + 3001);
+    ck_assert_uint_eq(g.seq, f.iss + 2921);
     ck_assert_uint_eq(g.len, 1);
     ck_assert_uint_eq(sk_counters(f.h->s)->tcp_window_probes, 1);
     ck_assert_uint_eq(sk_counters(f.h->s)->tcp_timeouts, 0); /* not a loss */
@@ -646,10 +697,10 @@ START_TEST(zero_window_after_data)
     uint32_t seqs[8], lens[8];
     uint8_t fl[8];
     ck_assert_int_eq(data_segments(&f, seqs, lens, fl, 8), 2);
-    ck_assert_uint_eq(seqs[0], f.iss + 3001);
+    ck_assert_uint_eq(seqs[0], f.iss + 2921);
     ck_assert_uint_eq(lens[0], 1460);
-    ck_assert_uint_eq(seqs[1], f.iss + 4461);
-    ck_assert_uint_eq(lens[1], 540);
+    ck_assert_uint_eq(seqs[1], f.iss + 4381);
+    ck_assert_uint_eq(lens[1], 620);
     sk_abort(f.c);
     fx_free(&f);
 }
@@ -885,6 +936,8 @@ int main(void)
     TCase *snd = tcase_create("send");
     tcase_add_test(snd, send_sized_by_mss);
     tcase_add_test(snd, send_limited_by_peer_window);
+    tcase_add_test(snd, sender_sws_small_window_waits_for_override);
+    tcase_add_test(snd, sender_sws_half_window_goes_at_once);
     tcase_add_test(snd, send_buffer_bounded);
     tcase_add_test(snd, zero_window_probe_and_resume);
     tcase_add_test(snd, zero_window_probe_taken);
