@@ -88,17 +88,31 @@ static void serve_discard(struct tapd *d, sk_conn *c)
 
 /* RFC 864: lines of 72 characters, each starting one later in the 95
  * printable ASCII characters, CR LF after each. */
+#define CHARGEN_PERIOD (74 * 95) /* 95 lines of 72 characters and CR LF, then it repeats */
+
+/* The whole period of the pattern, made once; sending is then a copy. */
+static uint8_t chargen_pattern[CHARGEN_PERIOD];
+
+static void chargen_init(void)
+{
+    for (uint32_t pos = 0; pos < CHARGEN_PERIOD; pos++) {
+        uint32_t line = pos / 74, col = pos % 74;
+        chargen_pattern[pos] = col == 72   ? '\r'
+                               : col == 73 ? '\n'
+                                           : (uint8_t)(' ' + (line + col) % 95);
+    }
+}
+
 static void chargen_fill(struct conn_state *st, uint8_t *out, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t line = st->chargen_pos / 74, col = st->chargen_pos % 74;
-        if (col == 72)
-            out[i] = '\r';
-        else if (col == 73)
-            out[i] = '\n';
-        else
-            out[i] = (uint8_t)(' ' + (line + col) % 95);
-        st->chargen_pos = (st->chargen_pos + 1) % (74 * 95);
+    while (n) {
+        size_t k = CHARGEN_PERIOD - st->chargen_pos;
+        if (k > n)
+            k = n;
+        memcpy(out, chargen_pattern + st->chargen_pos, k);
+        out += k;
+        n -= k;
+        st->chargen_pos = (uint32_t)((st->chargen_pos + k) % CHARGEN_PERIOD);
     }
 }
 
@@ -266,6 +280,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
+    chargen_init();
     struct host h;
     if (host_up(&h, &ho, "tapd") < 0)
         return 1;
