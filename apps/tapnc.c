@@ -104,6 +104,19 @@ static void stdin_interest(struct nc *nc)
     host_watch_events(nc->h, STDIN_FILENO, want ? POLLIN : 0);
 }
 
+/* Stops listening and closes every connection (FIN, or RST where unread
+ * data would be lost); nothing new starts after it. */
+static void close_all(struct nc *nc)
+{
+    nc->done = true;
+    if (nc->listener)
+        sk_close(nc->listener);
+    nc->listener = NULL;
+    while (nc->nconns)
+        drop_conn(nc, nc->conns[0].c);
+    host_watch_events(nc->h, STDIN_FILENO, 0);
+}
+
 /* When nothing more can happen, close what is left and let the host
  * linger until the FINs are acknowledged. */
 static void check_done(struct nc *nc)
@@ -115,13 +128,7 @@ static void check_done(struct nc *nc)
         finished |= nc->connected && nc->nconns == 0;
     if (!finished || nc->done)
         return;
-    nc->done = true;
-    if (nc->listener)
-        sk_close(nc->listener);
-    nc->listener = NULL;
-    while (nc->nconns)
-        drop_conn(nc, nc->conns[0].c);
-    host_watch_events(nc->h, STDIN_FILENO, 0);
+    close_all(nc);
     host_linger(nc->h);
 }
 
@@ -338,15 +345,10 @@ static void on_tick(struct host *h, uint64_t now)
     check_done(nc);
 }
 
+/* SIGINT/SIGTERM: close like at the end; the host then lingers. */
 static void on_shutdown(struct host *h)
 {
-    struct nc *nc = h->app;
-    nc->done = true;
-    if (nc->listener)
-        sk_close(nc->listener);
-    nc->listener = NULL;
-    while (nc->nconns)
-        drop_conn(nc, nc->conns[0].c);
+    close_all(h->app);
 }
 
 int main(int argc, char **argv)
