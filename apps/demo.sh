@@ -6,8 +6,8 @@
 #
 # In a throwaway network namespace (your host's network is not touched) it
 # starts `tapnc -lvp 5050 --trace --ladder`, connects with the host's nc,
-# sends a line each way, closes, and prints tcpdump's capture beside the
-# stack's own trace and the ladder diagram.  It cleans up whatever happens.
+# sends a line each way, closes, and prints tcpdump's capture next to the
+# stack's own trace, frame by frame, and the ladder diagram.  It cleans up whatever happens.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -81,11 +81,33 @@ sleep 0.2
 kill -INT "$TCPDUMP_PID" 2>/dev/null
 wait "$TCPDUMP_PID" 2>/dev/null
 
-section() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
-section "tcpdump -nn -i tap0  (the kernel's view of the link)"
-sed -E 's/^[0-9:.]+ //' "$TMP/tcpdump"
-section "tapnc --trace  (synack's own view: rx = in, tx = out)"
-sed -nE 's/^(rx|tx) [0-9:.]+ /\1 /p' "$TMP/stack_err"
+# Bold headings on a terminal only.
+if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
+section() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
+sed -E 's/^[0-9:.]+ //' "$TMP/tcpdump" >"$TMP/tcpdump.txt"
+sed -nE 's/^(rx|tx) [0-9:.]+ /\1 /p' "$TMP/stack_err" >"$TMP/trace.txt"
+section "tcpdump -nn -i tap0 next to tapnc --trace, frame by frame"
+echo "(tcpdump: the kernel's view of the link; synack rx/tx: the stack's own, in/out)"
+# tcpdump starts after the stack's gratuitous ARP, so the trace may begin
+# earlier: pair each tcpdump line with the trace line at the same place.
+awk -v dump="$TMP/tcpdump.txt" '
+    { mark[NR] = $1; line[NR] = substr($0, 4) }
+    END {
+        n = 0
+        while ((getline d < dump) > 0) dl[++n] = d
+        start = 1
+        for (i = 1; i <= NR; i++) if (n && line[i] == dl[1]) { start = i; break }
+        for (i = 1; i < start; i++)
+            printf "\n  synack %s  %s\n  tcpdump    (not capturing yet)\n", mark[i], line[i]
+        same = 0
+        for (k = 1; k <= n; k++) {
+            i = start + k - 1
+            printf "\n  tcpdump    %s\n", dl[k]
+            if (i <= NR) printf "  synack %s  %s\n", mark[i], line[i]
+            if (i <= NR && line[i] == dl[k]) same++
+        }
+        printf "\n%d of %d frames that tcpdump saw are identical in the stack'"'"'s trace.\n", same, n
+    }' "$TMP/trace.txt"
 section "tapnc -v"
 grep -E '^(Listening|Connection)' "$TMP/stack_err"
 section "ladder diagram"

@@ -375,9 +375,13 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     synack_gdb_stack = h->stack;
     if (o->verbose) {
         char a[16], b[16];
-        fprintf(stderr, "%s: stack %s/%u on %s (%s), host side %s, MTU %u\n", prog,
-                ip_str(o->addr, a), o->prefix, h->tap.name,
-                h->tap.created ? "created" : "persistent", ip_str(o->host_addr, b), o->mtu);
+        const uint8_t *m = cfg.mac;
+        fprintf(stderr,
+                "%s: stack %s/%u at %02x:%02x:%02x:%02x:%02x:%02x on %s (%s), host side %s, "
+                "MTU %u\n",
+                prog, ip_str(o->addr, a), o->prefix, m[0], m[1], m[2], m[3], m[4], m[5],
+                h->tap.name, h->tap.created ? "created" : "persistent", ip_str(o->host_addr, b),
+                o->mtu);
     }
     return 0;
 }

@@ -57,5 +57,13 @@ if ! diff -u "$TMP/tcpdump.txt" "$TMP/trace_part.txt" >"$TMP/diff.txt"; then
     fail "the trace differs from tcpdump's capture"
 fi
 pass "$n frames: --trace is line for line what tcpdump -nn printed"
+
+# The same formatter over tcpdump's own file, from its first frame on.
+"$BUILD/tests/trace_pcap" "$TMP/host.pcap" >"$TMP/formatted.txt" || fail "trace_pcap could not read the capture"
+if ! diff -u "$TMP/tcpdump.txt" "$TMP/formatted.txt" >"$TMP/diff2.txt"; then
+    show "$TMP/diff2.txt"
+    fail "trace_pcap's reading of the capture differs from tcpdump -r"
+fi
+pass "trace_pcap reads tcpdump's capture as tcpdump -nn -t -r does ($n frames)"
 sed 's/^/    /' "$TMP/trace_part.txt" | grep -E 'Flags' | head -n 12
 finish
