@@ -631,7 +631,7 @@ static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g)
         if (!c->app_owned && !c->parent) {
             /* RFC 1122 4.2.2.13: data after the app closed cannot be
              * delivered; a RST says so. */
-            tcp_send_rst(s, c->laddr, c->lport, c->raddr, c->rport, c->snd_nxt, 0, TCP_RST);
+            tcp_send_rst(s, c->laddr, c->lport, c->raddr, c->rport, c->snd_max, 0, TCP_RST);
             tcb_close(c, SK_ECONNABORTED);
             return;
         }

@@ -137,7 +137,10 @@ static bool sends_data(int state)
 
 void tcp_send_ack(struct sk_tcb *c)
 {
-    send_segment(c, c->snd_nxt, TCP_ACK, 0, 0);
+    /* At the highest sequence sent: after a timeout snd_nxt is back at
+     * snd_una, below what the peer may already hold, and an ACK there
+     * would be unacceptable to it (RFC 9293 3.10.7.4). */
+    send_segment(c, c->snd_max, TCP_ACK, 0, 0);
 }
 
 void tcp_output(struct sk_tcb *c)

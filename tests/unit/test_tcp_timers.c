@@ -424,6 +424,36 @@ START_TEST(progress_resets_retry_count)
 }
 END_TEST
 
+START_TEST(after_timeout_ack_and_rst_at_highest_seq)
+{
+    struct tcp_fx a;
+    fx_open_active(&a, base_cfg, PISN, 500 * MS); /* RTO 1.5 s */
+    send_data(&a, 3000);                          /* 1460, 1460, 80 */
+    h_clear(a.h);
+    /* The timeout resends the first segment only (cwnd is one segment):
+     * snd_nxt is back at iss + 1461, while the peer may hold all 3000. */
+    struct tcp_seg g = expect_one_after(a.h, 1500 * MS);
+    ck_assert_uint_eq(g.seq, a.iss + 1);
+    ck_assert_uint_eq(g.len, 1460);
+    /* An out-of-window segment is answered with an ACK at SND.NXT in the
+     * RFC's sense, the highest sequence sent (RFC 9293 3.10.7.4). */
+    fx_seg_at(&a, a.pseq + 100000, a.iss + 1, TCP_ACK, "x", 1);
+    g = h_last_tcp(a.h);
+    ck_assert_uint_eq(g.flags, TCP_ACK);
+    ck_assert_uint_eq(g.seq, a.iss + 3001);
+    ck_assert_uint_eq(g.ack, a.pseq);
+    /* ABORT's RST too (3.10.5): one below that is outside a window that
+     * starts at 3001 and the peer would drop it. */
+    h_clear(a.h);
+    sk_abort(a.c);
+    h_flush(a.h);
+    g = h_last_tcp(a.h);
+    ck_assert_uint_eq(g.flags, TCP_RST);
+    ck_assert_uint_eq(g.seq, a.iss + 3001);
+    fx_free(&a);
+}
+END_TEST
+
 /* ---- FIN ---- */
 
 START_TEST(fin_retransmitted)
@@ -525,6 +555,7 @@ int main(void)
     tcase_add_test(rto, timer_restarted_by_partial_ack);
     tcase_add_test(rto, max_retries_abort);
     tcase_add_test(rto, progress_resets_retry_count);
+    tcase_add_test(rto, after_timeout_ack_and_rst_at_highest_seq);
     suite_add_tcase(s, rto);
     TCase *fin = tcase_create("fin");
     tcase_add_test(fin, fin_retransmitted);
