@@ -25,7 +25,7 @@ void icmp_input(struct sk_stack *s, const struct ipv4_hdr *ih, const uint8_t *p,
         return;
     }
     if (len > ipv4_max_payload(s)) {
-        s->ctr.drop_icmp_truncated++;
+        s->ctr.drop_icmp_too_big++;
         return;
     }
     /* RFC 792: the reply is the request with type 0; identifier, sequence

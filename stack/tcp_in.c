@@ -426,8 +426,10 @@ static struct sk_tcb *oldest_half_open(struct sk_tcb *l)
 static void listen_input(struct sk_tcb *l, const struct tcp_seg *g)
 {
     struct sk_stack *s = l->stack;
-    if (g->flags & TCP_RST) /* first: ignore a RST */
+    if (g->flags & TCP_RST) { /* first: ignore a RST */
+        s->ctr.drop_tcp_rst_ignored++;
         return;
+    }
     if (g->flags & TCP_ACK) { /* second: an ACK here is stale, <SEQ=SEG.ACK><CTL=RST> */
         s->ctr.drop_tcp_no_conn++;
         tcp_reply_rst(s, g);
@@ -470,6 +472,7 @@ static void listen_input(struct sk_tcb *l, const struct tcp_seg *g)
     l->synq_len++;
     c->irs = g->seq;
     c->rcv_nxt = g->seq + 1;
+    c->rcv_up = c->rcv_nxt; /* no urgent data yet: the pointer starts at the data */
     c->iss = tcp_isn(s, c->laddr, c->lport, c->raddr, c->rport);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->snd_wnd = g->wnd;
@@ -497,7 +500,7 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
         if (seq_leq(g->ack, c->iss) || seq_gt(g->ack, c->snd_max)) {
             if (!(g->flags & TCP_RST))
                 tcp_reply_rst(s, g);
-            s->ctr.drop_tcp_unacceptable++;
+            s->ctr.drop_tcp_bad_ack++;
             return;
         }
         ack_ok = true;
@@ -507,14 +510,19 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
             s->ctr.tcp_rst_received++;
             s->ctr.tcp_failed_opens++;
             tcb_close(c, SK_ECONNREFUSED);
+        } else {
+            s->ctr.drop_tcp_rst_ignored++;
         }
         return;
     }
-    if (!(g->flags & TCP_SYN)) /* fifth: neither SYN nor RST */
+    if (!(g->flags & TCP_SYN)) { /* fifth: neither SYN nor RST */
+        s->ctr.drop_tcp_no_syn++;
         return;
+    }
     /* fourth: SYN */
     c->irs = g->seq;
     c->rcv_nxt = g->seq + 1;
+    c->rcv_up = c->rcv_nxt;
     c->rcv_wnd = tcp_rcv_window(c);
     take_peer_mss(c, g);
     c->snd_wnd = g->wnd;
@@ -729,8 +737,18 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
 
     /* Fifth: ACK. */
     if (!(g->flags & TCP_ACK)) {
+        s->ctr.drop_tcp_no_ack++;
         if (had_data)
             owe_ack(c);
+        return;
+    }
+    /* RFC 9293 3.10.7.4: in SYN_RECEIVED an ACK must acknowledge our SYN,
+     * SND.UNA < SEG.ACK =< SND.NXT, or be answered <SEQ=SEG.ACK><CTL=RST>
+     * (before RFC 5961's ACK checks, which are for synchronized states). */
+    if (c->state == SK_SYN_RECEIVED &&
+        !(seq_gt(g->ack, c->snd_una) && seq_leq(g->ack, c->snd_max))) {
+        s->ctr.drop_tcp_bad_ack++;
+        tcp_reply_rst(s, g);
         return;
     }
     /* RFC 5961 section 5.2: an ACK of data never sent, or older than the
@@ -746,11 +764,6 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         return;
     }
     if (c->state == SK_SYN_RECEIVED) {
-        if (!seq_gt(g->ack, c->snd_una)) {
-            /* Not an ACK of our SYN: <SEQ=SEG.ACK><CTL=RST>. */
-            tcp_reply_rst(s, g);
-            return;
-        }
         struct sk_tcb *l = c->parent;
         if (l && l->acceptq_len >= l->backlog) {
             /* No room to accept: ignore the ACK as Linux does; the SYN-ACK
@@ -834,6 +847,8 @@ void tcp_input(struct sk_stack *s, const struct ipv4_hdr *ih, const uint8_t *p, 
         s->ctr.drop_tcp_bad_port++;
         return;
     }
+    if (g.flags & TCP_RST)
+        s->ctr.tcp_rst_in++;
     describe(s, &g);
     struct sk_tcb *c = tcb_lookup(s, g.daddr, g.dport, g.saddr, g.sport);
     if (c && c->state == SK_TIME_WAIT && (g.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&

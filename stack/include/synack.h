@@ -178,6 +178,7 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(drop_icmp_truncated, "ICMP dropped: too short")                                              \
     X(drop_icmp_checksum, "ICMP dropped: bad checksum")                                            \
     X(drop_icmp_type, "ICMP dropped: type not handled")                                            \
+    X(drop_icmp_too_big, "ICMP echo requests dropped: the reply would exceed the MTU")             \
     X(icmp_echo_replies, "ICMP echo replies sent")                                                 \
     X(icmp_unreach_sent, "ICMP protocol unreachables sent")                                        \
     X(icmp_unreach_limited, "ICMP unreachables not sent: rate limit")                              \
@@ -189,6 +190,10 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(drop_tcp_bad_flags, "TCP dropped: SYN with RST or FIN")                                      \
     X(drop_tcp_unacceptable, "TCP dropped: outside the receive window (ACK sent)")                 \
     X(drop_tcp_ack_unsent, "TCP dropped: ACK of data never sent (ACK sent)")                       \
+    X(drop_tcp_bad_ack, "TCP dropped: ACK not of our SYN (RST sent)")                              \
+    X(drop_tcp_no_ack, "TCP dropped: no ACK flag on a synchronized connection")                    \
+    X(drop_tcp_no_syn, "TCP dropped: neither SYN nor RST in SYN_SENT")                             \
+    X(drop_tcp_rst_ignored, "TCP resets ignored: to a listener, or not answering our SYN")         \
     X(drop_tcp_old_ack, "TCP dropped: ACK older than the window (ACK sent)")                       \
     X(drop_tcp_bad_port, "TCP dropped: port 0")                                                    \
     X(drop_tcp_no_conn, "TCP dropped: no connection (RST sent if allowed)")                        \
@@ -198,6 +203,7 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(tcp_conns_limit, "TCP SYNs dropped: connection limit")                                       \
     X(tcp_time_wait_recycled, "TIME_WAIT connections recycled for new ones (table full)")          \
     X(tcp_rst_sent, "TCP resets sent")                                                             \
+    X(tcp_rst_in, "TCP resets received")                                                           \
     X(tcp_rst_received, "TCP resets accepted")                                                     \
     X(tcp_challenge_acks, "challenge ACKs sent (RFC 5961)")                                        \
     X(tcp_challenge_limited, "challenge ACKs not sent: rate limit")                                \

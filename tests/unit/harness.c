@@ -143,6 +143,7 @@ size_t h_tcp(uint8_t *f, const struct h_seg *g)
     seg[12] = (uint8_t)((hl / 4) << 4);
     seg[13] = g->flags;
     wr16(seg + 14, g->wnd);
+    wr16(seg + 18, g->urp);
     if (g->mss) {
         seg[20] = 2;
         seg[21] = 4;

@@ -57,6 +57,7 @@ struct h_seg {
     uint8_t flags;
     uint16_t wnd;
     uint16_t mss; /* 0: no MSS option */
+    uint16_t urp; /* the urgent pointer (meant with TCP_URG) */
     const void *data;
     size_t len;
 };

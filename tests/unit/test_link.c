@@ -983,6 +983,22 @@ START_TEST(icmp_echo_reply_sizes)
 }
 END_TEST
 
+START_TEST(icmp_echo_beyond_mtu_dropped)
+{
+    /* A request whose reply would not fit our MTU (a host side with a
+     * larger MTU could send one) is dropped and counted as such. */
+    struct harness *h = h_new(NULL);
+    h_learn_peer(h);
+    static uint8_t f[H_FRAME_MAX], data[1473];
+    fill_pattern(data, sizeof(data));
+    size_t n = echo_frame(f, PEER_IP, 1, 1, data, sizeof(data));
+    input_dropped(h, f, n, "drop_icmp_too_big");
+    ck_assert_uint_eq(CTR(h, drop_icmp_truncated), 0);
+    ck_assert_uint_eq(CTR(h, icmp_echo_replies), 0);
+    h_free(h);
+}
+END_TEST
+
 START_TEST(icmp_bad_checksum_dropped)
 {
     struct harness *h = h_new(NULL);
@@ -1183,6 +1199,7 @@ int main(void)
 
     TCase *icmp = tcase_create("icmp");
     tcase_add_test(icmp, icmp_echo_reply_sizes);
+    tcase_add_test(icmp, icmp_echo_beyond_mtu_dropped);
     tcase_add_test(icmp, icmp_bad_checksum_dropped);
     tcase_add_test(icmp, icmp_truncated_dropped);
     tcase_add_test(icmp, icmp_other_types_not_answered);

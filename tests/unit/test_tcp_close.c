@@ -130,6 +130,72 @@ START_TEST(active_close)
 }
 END_TEST
 
+START_TEST(shutdown_in_syn_sent_waits_for_established)
+{
+    /* RFC 9293 3.10.4 CLOSE in SYN_SENT/SYN_RECEIVED with a handle kept:
+     * the FIN is queued and goes right after the handshake. */
+    struct tcp_fx f;
+    fx_connect(&f, tweak);
+    ck_assert_int_eq(sk_shutdown(f.c), 0);
+    h_flush(f.h);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_SYN_SENT);
+    ck_assert_int_eq(f.h->nout, 0);
+    fx_seg_at(&f, PISN, f.iss + 1, TCP_SYN | TCP_ACK, NULL, 0);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_FIN_WAIT_1);
+    /* The FIN carries the ACK of the peer's SYN. */
+    struct tcp_seg g = h_last_tcp(f.h);
+    ck_assert_uint_eq(g.flags, TCP_FIN | TCP_ACK);
+    ck_assert_uint_eq(g.seq, f.iss + 1);
+    ck_assert_uint_eq(g.ack, PISN + 1);
+    fx_seg_at(&f, PISN + 1, f.iss + 2, TCP_ACK, NULL, 0);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_FIN_WAIT_2);
+    static const int path[] = {SK_CLOSED, SK_SYN_SENT, SK_ESTABLISHED, SK_FIN_WAIT_1,
+                               SK_FIN_WAIT_2};
+    assert_path(f.c, path, 5);
+    sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(shutdown_in_syn_received_waits_for_established)
+{
+    /* Simultaneous open: SYN_SENT -> SYN_RECEIVED, then the app shuts
+     * down before the peer's ACK comes. */
+    struct tcp_fx f;
+    fx_connect(&f, tweak);
+    fx_seg_at(&f, PISN, 0, TCP_SYN, NULL, 0);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_SYN_RECEIVED);
+    h_clear(f.h);
+    ck_assert_int_eq(sk_shutdown(f.c), 0);
+    h_flush(f.h);
+    ck_assert_int_eq(f.h->nout, 0);
+    fx_seg_at(&f, PISN + 1, f.iss + 1, TCP_ACK, NULL, 0);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_FIN_WAIT_1);
+    fx_expect_one(&f, TCP_FIN | TCP_ACK, f.iss + 1, PISN + 1);
+    static const int path[] = {SK_CLOSED, SK_SYN_SENT, SK_SYN_RECEIVED, SK_ESTABLISHED,
+                               SK_FIN_WAIT_1};
+    assert_path(f.c, path, 5);
+    sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(close_in_syn_sent_deletes)
+{
+    /* 3.10.4 CLOSE in SYN_SENT: delete the TCB; nothing is sent, and the
+     * peer's late SYN-ACK finds no connection (a RST answers it). */
+    struct tcp_fx f;
+    fx_connect(&f, tweak);
+    sk_close(f.c);
+    h_flush(f.h);
+    ck_assert_int_eq(f.h->nout, 0);
+    ck_assert_int_eq(h_count_conns(f.h), 0);
+    fx_seg_at(&f, PISN, f.iss + 1, TCP_SYN | TCP_ACK, NULL, 0);
+    fx_expect_one(&f, TCP_RST, f.iss + 1, 0);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(active_close_released_handle)
 {
     struct tcp_fx f;
@@ -607,6 +673,9 @@ int main(void)
     tcase_add_test(tc, passive_close_kept_handle);
     tcase_add_test(tc, last_ack_needs_ack_of_fin);
     tcase_add_test(tc, half_close_keeps_receiving);
+    tcase_add_test(tc, shutdown_in_syn_sent_waits_for_established);
+    tcase_add_test(tc, shutdown_in_syn_received_waits_for_established);
+    tcase_add_test(tc, close_in_syn_sent_deletes);
     tcase_add_test(tc, orphan_fin_wait_2_times_out);
     tcase_add_test(tc, orphan_receiving_data_resets);
     suite_add_tcase(s, tc);

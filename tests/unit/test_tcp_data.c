@@ -802,6 +802,42 @@ static void clock_for_iss(struct harness *h, uint16_t lport, uint16_t rport, uin
     ck_assert_uint_eq(tcp_isn(h->s, US_IP, lport, PEER_IP, rport), target);
 }
 
+START_TEST(urgent_data_delivered_in_line)
+{
+    /* RFC 9293 3.10.7.4 sixth: the urgent pointer is kept (RCV.UP), but
+     * urgent mode is not offered: the bytes come in line, in order.  An ISN
+     * half the sequence space from 0 checks that RCV.UP starts at the
+     * peer's data, not at 0. */
+    struct tcp_fx f;
+    fx_open_passive(&f, NULL, 0x90000000u, 65535, 1460);
+    ck_assert_uint_eq(f.c->rcv_up, 0x90000001u);
+    struct h_seg g = {.sport = f.pport,
+                      .dport = f.lport,
+                      .seq = f.pseq,
+                      .ack = f.pack,
+                      .flags = TCP_URG | TCP_ACK | TCP_PSH,
+                      .wnd = 65535,
+                      .urp = 3,
+                      .data = "abcdef",
+                      .len = 6};
+    h_send(f.h, &g);
+    ck_assert_uint_eq(f.c->rcv_up, f.pseq + 3);
+    /* A later segment without URG leaves the mark where it is. */
+    g.seq += 6;
+    g.flags = TCP_ACK | TCP_PSH;
+    g.urp = 1;
+    g.data = "gh";
+    g.len = 2;
+    h_send(f.h, &g);
+    ck_assert_uint_eq(f.c->rcv_up, f.pseq + 3);
+    char buf[16];
+    ck_assert_int_eq(sk_recv(f.c, buf, sizeof(buf)), 8);
+    ck_assert_mem_eq(buf, "abcdefgh", 8);
+    sk_close(f.c);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(passive_across_wrap)
 {
     struct tcp_fx f;
@@ -932,6 +968,7 @@ int main(void)
     tcase_add_test(rcv, window_tracks_free_space);
     tcase_add_test(rcv, window_update_after_zero_window);
     tcase_add_test(rcv, window_update_large_buffer);
+    tcase_add_test(rcv, urgent_data_delivered_in_line);
     suite_add_tcase(s, rcv);
     TCase *snd = tcase_create("send");
     tcase_add_test(snd, send_sized_by_mss);

@@ -621,6 +621,17 @@ START_TEST(syn_received_bad_ack_rst)
     ck_assert_uint_eq(g.flags, TCP_RST);
     ck_assert_uint_eq(g.seq, iss);
     ck_assert_ptr_null(sk_accept(f.l));
+    /* One beyond anything we sent gets the RST too, not RFC 5961's ACK
+     * (that is for synchronized states). */
+    h_clear(f.h);
+    peer(f.h, PPORT, PISN + 1, iss + 100, TCP_ACK, NULL, 0);
+    ck_assert_int_eq(h_ntcp(f.h), 1);
+    g = h_out_tcp_at(f.h, 0);
+    ck_assert_uint_eq(g.flags, TCP_RST);
+    ck_assert_uint_eq(g.seq, iss + 100);
+    ck_assert_uint_eq(sk_counters(f.h->s)->drop_tcp_bad_ack, 2);
+    ck_assert_uint_eq(sk_counters(f.h->s)->drop_tcp_ack_unsent, 0);
+    ck_assert_ptr_null(sk_accept(f.l));
     /* The half-open connection is still there for the right ACK. */
     peer(f.h, PPORT, PISN + 1, iss + 1, TCP_ACK, NULL, 0);
     sk_conn *c = sk_accept(f.l);

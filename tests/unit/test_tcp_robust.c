@@ -151,6 +151,47 @@ START_TEST(half_open_connections_hold_no_buffers)
 }
 END_TEST
 
+#define CTR(f, name) (sk_counters((f)->h->s)->name)
+
+START_TEST(every_drop_counted_by_reason)
+{
+    /* Segments RFC 9293 3.10.7 says to drop, each with its counter. */
+    struct tcp_fx l;
+    fx_listen(&l, NULL, 8);
+    /* LISTEN: a RST is ignored. */
+    h_send(l.h,
+           &(struct h_seg){
+               .sport = FX_PPORT, .dport = FX_LPORT, .seq = PISN, .flags = TCP_RST, .wnd = 1000});
+    ck_assert_int_eq(l.h->nout, 0);
+    ck_assert_uint_eq(CTR(&l, tcp_rst_in), 1);
+    ck_assert_uint_eq(CTR(&l, drop_tcp_rst_ignored), 1);
+    ck_assert_uint_eq(CTR(&l, tcp_rst_received), 0);
+    /* ESTABLISHED: data without the ACK flag is not delivered. */
+    fx_accept(&l, FX_PPORT, PISN, 65535, 1460);
+    fx_seg_at(&l, l.pseq, 0, 0, "abc", 3);
+    ck_assert_uint_eq(CTR(&l, drop_tcp_no_ack), 1);
+    char buf[8];
+    ck_assert_int_eq(sk_recv(l.c, buf, sizeof(buf)), -SK_EAGAIN);
+    sk_abort(l.c);
+    fx_free(&l);
+
+    struct tcp_fx a;
+    fx_connect(&a, NULL);
+    /* SYN_SENT: a RST without an ACK of our SYN is ignored... */
+    fx_seg_at(&a, PISN, 0, TCP_RST, NULL, 0);
+    ck_assert_int_eq(sk_conn_state(a.c), SK_SYN_SENT);
+    ck_assert_uint_eq(CTR(&a, drop_tcp_rst_ignored), 1);
+    /* ...and so is a segment with neither SYN nor RST. */
+    fx_seg_at(&a, PISN, a.iss + 1, TCP_ACK, NULL, 0);
+    ck_assert_int_eq(sk_conn_state(a.c), SK_SYN_SENT);
+    ck_assert_uint_eq(CTR(&a, drop_tcp_no_syn), 1);
+    ck_assert_int_eq(a.h->nout, 0);
+    ck_assert_uint_eq(CTR(&a, tcp_rst_in), 1);
+    sk_abort(a.c);
+    fx_free(&a);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tcp_robust");
@@ -161,6 +202,7 @@ int main(void)
     tcase_add_test(tc, cwnd_stays_bounded);
     tcase_add_test(tc, time_wait_recycled_when_the_table_is_full);
     tcase_add_test(tc, half_open_connections_hold_no_buffers);
+    tcase_add_test(tc, every_drop_counted_by_reason);
     suite_add_tcase(s, tc);
     return h_run(s);
 }
