@@ -1,6 +1,7 @@
 /* tcp_states.c - the TCP state diagram of RFC 9293 section 3.3.2 as data:
  * every transition this stack can make, the event that makes it and the
- * function where it happens.  tcp_set_state() checks each change against
+ * function that calls tcp_set_state() for it (with its caller where that
+ * function is a shared helper).  tcp_set_state() checks each change against
  * this table, and docs/states.md's picture is drawn from it, so the code,
  * its checks and its documentation cannot drift apart. */
 #include "synack.h"
@@ -11,15 +12,15 @@ static const struct sk_transition transitions[] = {
     {SK_CLOSED, SK_SYN_SENT, "sk_connect", "active OPEN / snd SYN"},
     {SK_LISTEN, SK_SYN_RECEIVED, "listen_input", "rcv SYN / snd SYN,ACK"},
     {SK_SYN_SENT, SK_SYN_RECEIVED, "syn_sent_input", "rcv SYN / snd SYN,ACK (simultaneous open)"},
-    {SK_SYN_SENT, SK_ESTABLISHED, "syn_sent_input", "rcv SYN,ACK / snd ACK"},
-    {SK_SYN_RECEIVED, SK_ESTABLISHED, "other_input", "rcv ACK of SYN"},
+    {SK_SYN_SENT, SK_ESTABLISHED, "establish (from syn_sent_input)", "rcv SYN,ACK / snd ACK"},
+    {SK_SYN_RECEIVED, SK_ESTABLISHED, "establish (from other_input)", "rcv ACK of SYN"},
     /* closing */
     {SK_ESTABLISHED, SK_FIN_WAIT_1, "sk_shutdown, establish", "CLOSE / snd FIN"},
     {SK_ESTABLISHED, SK_CLOSE_WAIT, "process_fin", "rcv FIN / snd ACK"},
     {SK_FIN_WAIT_1, SK_FIN_WAIT_2, "other_input", "rcv ACK of FIN"},
     {SK_FIN_WAIT_1, SK_CLOSING, "process_fin", "rcv FIN / snd ACK"},
-    {SK_FIN_WAIT_2, SK_TIME_WAIT, "process_fin", "rcv FIN / snd ACK"},
-    {SK_CLOSING, SK_TIME_WAIT, "other_input", "rcv ACK of FIN"},
+    {SK_FIN_WAIT_2, SK_TIME_WAIT, "enter_time_wait (from process_fin)", "rcv FIN / snd ACK"},
+    {SK_CLOSING, SK_TIME_WAIT, "enter_time_wait (from other_input)", "rcv ACK of FIN"},
     {SK_CLOSE_WAIT, SK_LAST_ACK, "sk_shutdown", "CLOSE / snd FIN"},
     {SK_LAST_ACK, SK_CLOSED, "tcb_close", "rcv ACK of FIN"},
     {SK_TIME_WAIT, SK_CLOSED, "tcb_close", "2*MSL timeout, or a new SYN"},
