@@ -26,6 +26,7 @@ struct conn {
 struct nc {
     struct host *h;
     bool listen, keep, half_close, verbose;
+    bool connect;      /* HOST PORT given: connect to it (else ping only, or -l) */
     long wait_s;       /* -w, 0 for none */
     uint16_t port;     /* -l: local; else remote */
     uint16_t src_port; /* -p with HOST PORT */
@@ -165,7 +166,7 @@ static bool flush_stdout(struct nc *nc)
 static void conn_failed(struct nc *nc, sk_conn *c, int err)
 {
     char a[16];
-    if (!nc->connected && !nc->listen) {
+    if (!nc->connected && nc->connect) {
         /* As nc: "connect to 10.0.0.1 port 5050 (tcp) failed: Connection refused" */
         fprintf(stderr, "tapnc: connect to %s port %u (tcp) failed: %s\n", ip_str(nc->raddr, a),
                 nc->port, sk_strerror(err));
@@ -329,7 +330,7 @@ static void on_tick(struct host *h, uint64_t now)
         arm_wait(nc);
         return;
     }
-    if (!nc->connected && !nc->listen) {
+    if (!nc->connected && nc->connect) {
         char a[16];
         fprintf(stderr, "tapnc: connect to %s port %u (tcp) timed out: Operation now in progress\n",
                 ip_str(nc->raddr, a), nc->port);
@@ -343,6 +344,23 @@ static void on_tick(struct host *h, uint64_t now)
         drop_conn(nc, nc->conns[0].c);
     h->app_deadline = UINT64_MAX;
     check_done(nc);
+}
+
+/* Why HOST cannot be connected to (TCP is between two hosts), or NULL.
+ * o gives the stack's subnet, for its broadcast address. */
+static const char *not_unicast(uint32_t a, const struct host_opts *o)
+{
+    uint32_t mask = o->prefix ? ~0u << (32 - o->prefix) : 0;
+    if (a == 0)
+        return "\"any\" address";
+    if (a == 0xffffffffu)
+        return "broadcast";
+    if ((a & 0xf0000000u) == 0xe0000000u) /* 224.0.0.0/4 */
+        return "multicast";
+    /* A /31 or /32 has no broadcast address (RFC 3021). */
+    if (o->prefix <= 30 && (a & mask) == (o->addr & mask) && (a & ~mask) == ~mask)
+        return "the subnet's broadcast";
+    return NULL;
 }
 
 /* SIGINT/SIGTERM: close like at the end; the host then lingers. */
@@ -425,16 +443,31 @@ int main(int argc, char **argv)
         if (parse_port(p, &nc.port) < 0)
             return 1;
     } else if (argc == 2) {
+        /* The mode comes from the arguments, never from the address:
+         * HOST PORT always means connect, whatever HOST is. */
+        nc.connect = true;
         if (parse_ipv4(argv[0], &nc.raddr) < 0) {
             fprintf(stderr,
                     "tapnc: HOST must be an IPv4 address like 10.0.0.1 (no name lookup): %s\n",
                     argv[0]);
             return 1;
         }
+        const char *why = not_unicast(nc.raddr, &ho);
+        if (why) {
+            char a[16], b[16];
+            fprintf(stderr, "tapnc: HOST must be a unicast address like %s, not %s (%s)\n",
+                    ip_str(ho.host_addr, b), ip_str(nc.raddr, a), why);
+            return 1;
+        }
         if (parse_port(argv[1], &nc.port) < 0 || (pflag && parse_port(pflag, &nc.src_port) < 0))
             return 1;
     } else if (argc != 0 || pflag) {
         usage(stderr);
+        return 1;
+    }
+    if (nc.wait_s && !nc.listen && !nc.connect) {
+        /* Without a connection -w has nothing to time (as -k without -l). */
+        fprintf(stderr, "tapnc: must use -l or HOST PORT with -w\n");
         return 1;
     }
 
@@ -450,7 +483,7 @@ int main(int argc, char **argv)
     arm_wait(&nc);
     int fl_in = fcntl(STDIN_FILENO, F_GETFL);
     int fl_out = fcntl(STDOUT_FILENO, F_GETFL);
-    bool tcp = nc.listen || nc.raddr;
+    bool tcp = nc.listen || nc.connect;
     char a[16];
     int e = 0;
     if (nc.listen) {
@@ -462,7 +495,7 @@ int main(int argc, char **argv)
         }
         if (nc.verbose)
             fprintf(stderr, "Listening on %s %u\n", ip_str(ho.addr, a), nc.port);
-    } else if (nc.raddr) {
+    } else if (nc.connect) {
         sk_conn *c = sk_connect(h.stack, nc.raddr, nc.port, nc.src_port, host_now(), &e);
         if (!c) {
             fprintf(stderr, "tapnc: connect to %s port %u (tcp) failed: %s\n", ip_str(nc.raddr, a),

@@ -71,6 +71,17 @@ done
 expect_error tapnc-port "port" "70000" -- "$TAPNC" -l 70000 &&
     expect_error tapnc-host "HOST|address" "name\.example" -- "$TAPNC" name.example 80 &&
     pass "tapnc: bad port and non-numeric HOST: exit 1 with a message"
+# HOST PORT means connect whatever HOST is (0.0.0.0 once meant ping-only
+# mode, silently); a HOST that is no one host is refused before any TAP.
+bad=0
+expect_error tapnc-any "unicast" "0\.0\.0\.0" -- "$TAPNC" 0.0.0.0 5050 || bad=1
+expect_error tapnc-bcast "unicast" "255\.255\.255\.255.*broadcast" -- "$TAPNC" 255.255.255.255 5050 || bad=1
+expect_error tapnc-netbcast "unicast" "10\.0\.0\.255.*broadcast" -- "$TAPNC" 10.0.0.255 5050 || bad=1
+expect_error tapnc-netbcast25 "unicast" "10\.0\.0\.127.*broadcast" -- "$TAPNC" --addr 10.0.0.2/25 10.0.0.127 5050 || bad=1
+expect_error tapnc-mcast "unicast" "224\.0\.0\.1.*multicast" -- "$TAPNC" 224.0.0.1 5050 || bad=1
+expect_error tapnc-wping "-w" "-l|HOST" -- "$TAPNC" -w 1 || bad=1
+only_lo "tapnc with a HOST that is no unicast address"
+[ $bad -eq 0 ] && pass "tapnc HOST 0.0.0.0, 255.255.255.255, the subnet's broadcast (/24 and /25), 224.0.0.1; -w without a connection: exit 1 with a message, no TAP"
 
 # No permission to create a TAP: nobody, /dev/net/tun open to all (as on
 # distributions) but no CAP_NET_ADMIN.

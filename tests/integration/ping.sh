@@ -1,8 +1,9 @@
 #!/bin/bash
 # ping.sh - the stack answers ping: 100 quick pings without loss, the
 # smallest and the largest unfragmented payloads; ARP gives the host a
-# locally administered unicast MAC for the stack; tapnc exits 0 on SIGINT
-# and the TAP it created goes away with it.
+# locally administered unicast MAC for the stack, the one tapnc -v
+# announces; tapnc exits 0 on SIGINT and the TAP it created goes away with
+# it.
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools ping env
@@ -56,6 +57,13 @@ first=$((16#${mac%%:*}))
 [ $((first & 2)) -eq 2 ] || fail "stack MAC $mac is not locally administered (U/L bit clear)"
 [ "$mac" != 02:00:00:00:00:00 ] || fail "stack MAC is $mac, not random"
 pass "neighbour $STACK_IP is $mac: unicast, locally administered"
+
+# The MAC tapnc -v announced is the one ARP gave the host.
+said=$(grep -E "^tapnc: stack $STACK_IP/24 at [0-9a-f:]{17} on tap0 \(created\), host side $HOST_IP, MTU 1500\$" "$TMP/tapnc.err")
+[ -n "$said" ] || { show "$TMP/tapnc.err"; fail "tapnc -v: no line 'tapnc: stack $STACK_IP/24 at MAC on tap0 (created), host side $HOST_IP, MTU 1500'"; }
+said_mac=$(printf '%s\n' "$said" | sed -E 's/.* at ([0-9a-f:]{17}) on .*/\1/')
+[ "$said_mac" = "$mac" ] || fail "tapnc -v said the stack is at $said_mac, but the host's neighbour table has $mac"
+pass "tapnc -v: 'stack $STACK_IP/24 at $said_mac on tap0 (created)': the MAC in the host's neighbour table"
 
 # Ctrl-C: clean exit 0, and the TAP (created, not persistent) is gone.
 kill -INT "$TAPNC_PID"

@@ -1,10 +1,11 @@
 #!/bin/bash
 # tcp_many.sh - many connections: 200 in a row to tapnc -l -k and to tapd's
-# echo, 50 at once to echo with 64 KiB each (every byte back, per
-# connection), daytime's one line, discard taking 1 MB, chargen's pattern.
+# echo, 3 open at once to tapnc -l -k (each one's data arrives, stdin goes
+# to all), 50 at once to echo with 64 KiB each (every byte back, per
+# connection).  What each of tapd's services sends: tapd_services.sh.
 . "$(dirname "$0")/lib.sh"
 require_root
-require_tools nc sha256sum
+require_tools nc ss sha256sum
 
 ns_create
 NS=$NS_LAST
@@ -35,6 +36,61 @@ pass "200 connections in a row to tapnc -l -k: every line arrived"
 kill -TERM "$TK"
 wait_exit "$TK" 5 || fail "tapnc -l -k did not exit on SIGTERM"
 [ "$EXIT_CODE" -eq 0 ] || fail "tapnc -l -k exited $EXIT_CODE on SIGTERM"
+wait_for 3 bash -c "! ip -n '$NS' link show tap0 >/dev/null 2>&1" || fail "tap0 still exists after tapnc exited"
+
+# 1b. tapnc -l -k serving 3 connections at once: all 3 are established
+# (the host's ss sees them) before any sends or closes; a line from each,
+# sent while all are open, arrives; a line on tapnc's stdin goes to all 3;
+# then each closes (nc -N) and tapnc -l -k keeps listening.
+fifo k_in 5
+BG_IN=$TMP/k_in start_bg "$NS" many "$TAPNC" -v -l -k 5060
+TM=$BG_LAST
+wait_tap_up "$NS" tap0 "$HOST_IP" "$TM"
+wait_for 5 grep -q "Listening on" "$TMP/many.err" || fail "tapnc -l -k 5060 did not say it listens"
+NCS=()
+for i in 1 2 3; do
+    fifo k_nc$i $((5 + i))
+    BG_IN=$TMP/k_nc$i start_bg "$NS" many-nc$i nc -n -N -p $((40010 + i)) "$STACK_IP" 5060
+    NCS+=("$BG_LAST")
+done
+established() { ip netns exec "$NS" ss -Htn state established 'dport = :5060' | wc -l; }
+wait_for 5 bash -c "[ \$(ip netns exec '$NS' ss -Htn state established 'dport = :5060' | wc -l) -eq 3 ]" ||
+    { ip netns exec "$NS" ss -tan >&2; fail "tapnc -l -k: 3 host connections are not all established at once"; }
+wait_for 5 bash -c "[ \$(grep -c '^Connection received on ' '$TMP/many.err') -eq 3 ]" ||
+    { show "$TMP/many.err"; fail "tapnc -l -k -v: not 3 'Connection received' lines"; }
+for i in 1 2 3; do
+    grep -qx "Connection received on $HOST_IP $((40010 + i))" "$TMP/many.err" ||
+        { show "$TMP/many.err"; fail "tapnc -l -k -v: no 'Connection received on $HOST_IP $((40010 + i))'"; }
+done
+for i in 1 2 3; do
+    echo "from client $i" >&$((5 + i))
+done
+wait_for 5 bash -c "[ \$(grep -c '^from client [123]\$' '$TMP/many.out') -eq 3 ]" ||
+    { show "$TMP/many.out"; fail "tapnc -l -k: not every client's line arrived on stdout"; }
+echo "to every client" >&5
+for i in 1 2 3; do
+    wait_for 5 grep -qx "to every client" "$TMP/many-nc$i.out" ||
+        fail "tapnc -l -k: the line on its stdin did not reach client $i"
+done
+n=$(established)
+[ "$n" -eq 3 ] || { ip netns exec "$NS" ss -tan >&2; fail "tapnc -l -k: $n of 3 connections still established after the lines, expected all 3"; }
+pass "tapnc -l -k: 3 connections open at once, each one's line arrived, stdin reached all 3"
+for i in 1 2 3; do
+    eval "exec $((5 + i))>&-" # nc -N: FIN; tapnc -l closes that one in turn
+done
+for i in 1 2 3; do
+    wait_exit "${NCS[$((i - 1))]}" 5 || fail "host nc $i did not exit after its FIN"
+    [ "$EXIT_CODE" -eq 0 ] || fail "host nc $i exited $EXIT_CODE"
+done
+kill -0 "$TM" 2>/dev/null || { show "$TMP/many.err"; fail "tapnc -l -k exited when its connections closed"; }
+ns_exec "$NS" timeout 5 nc -n -z "$STACK_IP" 5060 || fail "tapnc -l -k no longer accepts after its 3 connections closed"
+sort "$TMP/many.out" | cmp -s - <(printf 'from client %s\n' 1 2 3) ||
+    { show "$TMP/many.out"; fail "tapnc -l -k: stdout is not exactly the 3 clients' lines"; }
+kill -TERM "$TM"
+wait_exit "$TM" 5 || fail "tapnc -l -k did not exit on SIGTERM"
+[ "$EXIT_CODE" -eq 0 ] || fail "tapnc -l -k exited $EXIT_CODE on SIGTERM"
+exec 5>&-
+pass "tapnc -l -k: the 3 closed, it kept listening; exit 0 on SIGTERM"
 wait_for 3 bash -c "! ip -n '$NS' link show tap0 >/dev/null 2>&1" || fail "tap0 still exists after tapnc exited"
 
 # tapd from here on.
@@ -89,30 +145,6 @@ done
 [ $rc -eq 0 ] || { show "$TMP/par.err"; fail "50 parallel echo connections: $rc nc exited non-zero"; }
 log "50 parallel echo connections x 64 KiB in $ms ms"
 pass "50 connections at once to echo, 64 KiB each: every byte back (sha256 per connection)"
-
-# 4. daytime: one line, then the server closes.
-ns_exec "$NS" timeout 5 nc -n -d "$STACK_IP" 13 >"$TMP/daytime" 2>&1
-rc=$?
-[ $rc -eq 0 ] || { show "$TMP/daytime"; fail "daytime: nc exited $rc (the server should close after its line)"; }
-lines=$(wc -l <"$TMP/daytime")
-[ "$lines" -eq 1 ] || { show "$TMP/daytime"; fail "daytime: expected exactly one line, got $lines"; }
-grep -q "$(date -u +%Y)" "$TMP/daytime" || { show "$TMP/daytime"; fail "daytime: the line has no current year"; }
-log "daytime: $(tr -d '\r' <"$TMP/daytime")"
-pass "daytime: one line, then closed"
-
-# 5. discard: 1 MB taken; nothing comes back; the server closes after us.
-head -c 1000000 /dev/urandom >"$TMP/mb"
-ns_exec "$NS" timeout 15 nc -n -N "$STACK_IP" 9 <"$TMP/mb" >"$TMP/discard.out" 2>"$TMP/discard.err"
-rc=$?
-[ $rc -eq 0 ] || { show "$TMP/discard.err"; fail "discard: nc -N with 1 MB exited $rc"; }
-[ ! -s "$TMP/discard.out" ] || fail "discard: data came back ($(stat -c %s "$TMP/discard.out") bytes)"
-pass "discard: 1 MB accepted, nothing back, closed after our FIN"
-
-# 6. chargen: the RFC 864 pattern (lines of 72 from ' ', each one later).
-ns_exec "$NS" timeout 5 bash -c "nc -n -d $STACK_IP 19 | head -c 740" >"$TMP/chargen" 2>/dev/null
-awk 'BEGIN { for (l = 0; l < 10; l++) { s = ""; for (c = 0; c < 72; c++) s = s sprintf("%c", 32 + (l + c) % 95); printf "%s\r\n", s } }' >"$TMP/chargen.want"
-cmp -s "$TMP/chargen" "$TMP/chargen.want" || { show "$TMP/chargen"; fail "chargen: the first 10 lines are not the RFC 864 pattern"; }
-pass "chargen: the first 10 lines follow RFC 864"
 
 kill -0 "$TD" 2>/dev/null || { show "$TMP/tapd.err"; fail "tapd died"; }
 ns_exec "$NS" timeout 5 ping -n -c 1 -W 2 "$STACK_IP" >/dev/null || fail "the stack no longer answers ping after all this"
