@@ -29,6 +29,9 @@ PIDS=()
 cleanup()
 {
     local pid
+    # Every background job, also one started just before a signal came
+    # (and not yet in PIDS).
+    PIDS+=($(jobs -p))
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
     ip netns del "$NS" 2>/dev/null

@@ -263,6 +263,8 @@ static void on_stdin(struct host *h, void *ctx, int fd, short rev)
     stdin_interest(nc);
 }
 
+static void arm_wait(struct nc *nc);
+
 static void accept_all(struct nc *nc)
 {
     char a[16];
@@ -279,6 +281,7 @@ static void accept_all(struct nc *nc)
         if (nc->verbose)
             fprintf(stderr, "Connection received on %s %u\n", ip_str(ra, a), rp);
         nc->last_activity = host_now();
+        arm_wait(nc);
         if (!nc->keep) {
             /* nc serves one connection: stop listening (later SYNs get RST). */
             sk_close(nc->listener);
@@ -317,16 +320,24 @@ static void on_event(struct host *h, sk_conn *c, unsigned ev)
 }
 
 /* -w: the deadline of the connect, or of idleness. */
+/* -w bounds the connect and idle connections; a listener with nothing
+ * accepted waits for ever, as OpenBSD nc's -l ignores -w. */
+static bool waiting_bounded(const struct nc *nc)
+{
+    return nc->wait_s && !(nc->listen && nc->nconns == 0);
+}
+
 static void arm_wait(struct nc *nc)
 {
     nc->h->app_deadline =
-        nc->wait_s ? nc->last_activity + (uint64_t)nc->wait_s * 1000000 : UINT64_MAX;
+        waiting_bounded(nc) ? nc->last_activity + (uint64_t)nc->wait_s * 1000000 : UINT64_MAX;
 }
 
 static void on_tick(struct host *h, uint64_t now)
 {
     struct nc *nc = h->app;
-    if (nc->done || now < nc->last_activity + (uint64_t)nc->wait_s * 1000000) {
+    if (nc->done || !waiting_bounded(nc) ||
+        now < nc->last_activity + (uint64_t)nc->wait_s * 1000000) {
         arm_wait(nc);
         return;
     }
@@ -357,9 +368,11 @@ static const char *not_unicast(uint32_t a, const struct host_opts *o)
         return "broadcast";
     if ((a & 0xf0000000u) == 0xe0000000u) /* 224.0.0.0/4 */
         return "multicast";
-    /* A /31 or /32 has no broadcast address (RFC 3021). */
+    /* A /31 or /32 has no broadcast or network address (RFC 3021). */
     if (o->prefix <= 30 && (a & mask) == (o->addr & mask) && (a & ~mask) == ~mask)
         return "the subnet's broadcast";
+    if (o->prefix <= 30 && (a & mask) == (o->addr & mask) && (a & ~mask) == 0)
+        return "the subnet's network address";
     return NULL;
 }
 

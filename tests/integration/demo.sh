@@ -50,9 +50,8 @@ pass "nothing left behind"
 # 2. Stopped (SIGTERM: a background job ignores SIGINT) while tapnc is up.
 run_demo demo_int
 INT_PID=$BG_LAST
-demo_ns_up() { ip netns list | grep -q "synack-demo-$INT_PID"; }
-wait_for 10 demo_ns_up || fail "the interrupted demo never made its namespace"
-sleep 0.2
+demo_tap_up() { ip -n "synack-demo-$INT_PID" link show tap0 >/dev/null 2>&1; }
+wait_for 10 demo_tap_up || fail "the stopped demo's tapnc never brought tap0 up"
 kill -TERM "$INT_PID"
 wait_exit "$INT_PID" 10 || fail "the demo still runs 10 s after SIGTERM"
 [ "$EXIT_CODE" -ne 0 ] || fail "a stopped demo exited 0"

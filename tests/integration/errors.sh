@@ -74,14 +74,23 @@ expect_error tapnc-port "port" "70000" -- "$TAPNC" -l 70000 &&
 # HOST PORT means connect whatever HOST is (0.0.0.0 once meant ping-only
 # mode, silently); a HOST that is no one host is refused before any TAP.
 bad=0
-expect_error tapnc-any "unicast" "0\.0\.0\.0" -- "$TAPNC" 0.0.0.0 5050 || bad=1
-expect_error tapnc-bcast "unicast" "255\.255\.255\.255.*broadcast" -- "$TAPNC" 255.255.255.255 5050 || bad=1
-expect_error tapnc-netbcast "unicast" "10\.0\.0\.255.*broadcast" -- "$TAPNC" 10.0.0.255 5050 || bad=1
-expect_error tapnc-netbcast25 "unicast" "10\.0\.0\.127.*broadcast" -- "$TAPNC" --addr 10.0.0.2/25 10.0.0.127 5050 || bad=1
-expect_error tapnc-mcast "unicast" "224\.0\.0\.1.*multicast" -- "$TAPNC" 224.0.0.1 5050 || bad=1
-expect_error tapnc-wping "-w" "-l|HOST" -- "$TAPNC" -w 1 || bad=1
+expect_error tapnc-any "unicast" "0\.0\.0\.0" -- "$TAPNC" -v 0.0.0.0 5050 || bad=1
+expect_error tapnc-bcast "unicast" "255\.255\.255\.255.*broadcast" -- "$TAPNC" -v 255.255.255.255 5050 || bad=1
+expect_error tapnc-netbcast "unicast" "10\.0\.0\.255.*broadcast" -- "$TAPNC" -v 10.0.0.255 5050 || bad=1
+expect_error tapnc-netbcast25 "unicast" "10\.0\.0\.127.*broadcast" -- "$TAPNC" -v --addr 10.0.0.2/25 10.0.0.127 5050 || bad=1
+expect_error tapnc-network "unicast" "10\.0\.0\.0.*network address" -- "$TAPNC" -v 10.0.0.0 5050 || bad=1
+expect_error tapnc-mcast "unicast" "224\.0\.0\.1.*multicast" -- "$TAPNC" -v 224.0.0.1 5050 || bad=1
+expect_error tapnc-wping "-w" "-l|HOST" -- "$TAPNC" -v -w 1 || bad=1
 only_lo "tapnc with a HOST that is no unicast address"
-[ $bad -eq 0 ] && pass "tapnc HOST 0.0.0.0, 255.255.255.255, the subnet's broadcast (/24 and /25), 224.0.0.1; -w without a connection: exit 1 with a message, no TAP"
+# Refused before any TAP was made: -v never announced the stack on one.
+for n in any bcast netbcast netbcast25 network mcast wping; do
+    if grep -q ' on tap0 ' "$TMP/tapnc-$n.err"; then
+        show "$TMP/tapnc-$n.err"
+        soft_fail "tapnc-$n: a TAP was brought up before the error"
+        bad=1
+    fi
+done
+[ $bad -eq 0 ] && pass "tapnc HOST 0.0.0.0, 255.255.255.255, the subnet's broadcast (/24 and /25) and network address, 224.0.0.1; -w without a connection: exit 1 with a message, before any TAP"
 
 # No permission to create a TAP: nobody, /dev/net/tun open to all (as on
 # distributions) but no CAP_NET_ADMIN.

@@ -169,9 +169,10 @@ fi
 log "tapnc -w 1 10.0.0.3 5054: $(head -n 1 "$TMP/cto.err") (exit 1, $ms ms)"
 pass "tapnc -w 1, SYNs never answered: 'connect to 10.0.0.3 port 5054 (tcp) timed out', exit 1 in $ms ms"
 
-# 7. -w on an idle connection: the host connects to tapnc -w 1 -l and sends
-# nothing (nor does tapnc's stdin): tapnc closes it with a FIN (the host's
-# socket goes to CLOSE-WAIT) about 1 s after the connection, and exits 0.
+# 7. -w on an idle connection: tapnc -w 1 -l still listens 1.5 s later;
+# then the host connects and sends nothing (nor does tapnc's stdin): tapnc
+# closes it with a FIN (the host's socket goes to CLOSE-WAIT) about 1 s
+# after the connection, and exits 0.
 tap_gone "$NS"
 fifo w_in 5
 fifo w_host 6
@@ -179,6 +180,9 @@ BG_IN=$TMP/w_in start_bg "$NS" w-tapnc "$TAPNC" -v -w 1 -l 5052
 TW=$BG_LAST
 wait_tap_up "$NS" tap0 "$HOST_IP" "$TW"
 wait_for 5 grep -q "Listening on" "$TMP/w-tapnc.err" || fail "tapnc -w 1 -l 5052 did not say it listens"
+# Waiting for the first connection has no limit, as nc -l ignores -w.
+sleep 1.5
+kill -0 "$TW" 2>/dev/null || { show "$TMP/w-tapnc.err"; fail "tapnc -w 1 -l gave up listening after 1.5 s with no connection"; }
 BG_IN=$TMP/w_host start_bg "$NS" w-nc nc -n "$STACK_IP" 5052
 NW=$BG_LAST
 wait_for 5 grep -q "Connection received" "$TMP/w-tapnc.err" || { show "$TMP/w-tapnc.err"; fail "tapnc -w 1 -l: the host's connection was not received"; }
@@ -194,7 +198,7 @@ ip netns exec "$NS" ss -Htn state close-wait 'dport = :5052' | grep -q . ||
 exec 6>&- # the host nc: stdin EOF after the peer's FIN, it is done
 wait_exit "$NW" 5 || fail "host nc did not exit after tapnc's FIN and its stdin EOF"
 exec 5>&-
-pass "tapnc -w 1 -l, connection idle both ways: closed with a FIN after $ms ms, exit 0"
+pass "tapnc -w 1 -l: listened 1.5 s without a limit; the idle connection closed with a FIN after $ms ms, exit 0"
 
 # 7b. Data restarts the -w clock: 5 lines 0.4 s apart (1.6 s, longer than
 # -w 1) all arrive; tapnc closes about 1 s after the last.
