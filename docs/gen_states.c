@@ -35,7 +35,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         /* Resets, aborts and timeouts are drawn quieter: dashed and grey. */
         bool abort_edge = strncmp(t[i].event, "rcv RST", 7) == 0;
-        printf("  %s -> %s [label=\"%s\\n%s()\"%s];\n", sk_state_name(t[i].from),
+        printf("  %s -> %s [label=\"%s\\n%s\"%s];\n", sk_state_name(t[i].from),
                sk_state_name(t[i].to), t[i].event, t[i].function,
                abort_edge ? ", style=dashed, color=\"#999999\", fontcolor=\"#777777\"" : "");
     }

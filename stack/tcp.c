@@ -628,7 +628,8 @@ static void close_listener(struct sk_tcb *l)
     for (int q = 0; q < 2; q++)
         while (!list_empty(queues[q])) {
             struct sk_tcb *c = container_of(queues[q]->next, struct sk_tcb, q_link);
-            tcp_send_rst(c->stack, c->laddr, c->lport, c->raddr, c->rport, c->snd_max, 0, TCP_RST);
+            tcp_send_rst(c->stack, c->laddr, c->lport, c->raddr, c->rport, tcp_ctl_seq(c), 0,
+                         TCP_RST);
             tcb_free(c);
         }
     tcb_free(l);
@@ -642,10 +643,9 @@ static void reset_conn(struct sk_tcb *c)
     case SK_FIN_WAIT_1:
     case SK_FIN_WAIT_2:
     case SK_CLOSE_WAIT:
-        /* RFC 9293 3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>.  The RFC's SND.NXT
-         * is our snd_max: snd_nxt goes back to snd_una for a resend, and a
-         * RST below what the peer holds would fall outside its window. */
-        tcp_send_rst(c->stack, c->laddr, c->lport, c->raddr, c->rport, c->snd_max, 0, TCP_RST);
+        /* RFC 9293 3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, SND.NXT as the
+         * peer's window takes it (tcp_ctl_seq). */
+        tcp_send_rst(c->stack, c->laddr, c->lport, c->raddr, c->rport, tcp_ctl_seq(c), 0, TCP_RST);
         break;
     default:
         break;

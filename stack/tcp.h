@@ -199,6 +199,8 @@ void tcb_want_output(struct sk_tcb *c);
 
 /* tcp_out.c */
 void tcp_output(struct sk_tcb *c);
+/* The sequence number of our ACKs and RSTs on c (RFC 9293's SND.NXT). */
+uint32_t tcp_ctl_seq(const struct sk_tcb *c);
 void tcp_send_ack(struct sk_tcb *c);
 void tcp_send_rst(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                   uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags);

@@ -498,9 +498,12 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
     bool ack_ok = false;
     if (g->flags & TCP_ACK) { /* first */
         if (seq_leq(g->ack, c->iss) || seq_gt(g->ack, c->snd_max)) {
-            if (!(g->flags & TCP_RST))
+            if (g->flags & TCP_RST) {
+                s->ctr.drop_tcp_rst_ignored++;
+            } else {
                 tcp_reply_rst(s, g);
-            s->ctr.drop_tcp_bad_ack++;
+                s->ctr.drop_tcp_bad_ack++;
+            }
             return;
         }
         ack_ok = true;
@@ -531,6 +534,10 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
     c->snd_wl2 = g->ack;
     if (ack_ok) {
         c->snd_una = g->ack;
+        /* A timeout may have rewound snd_nxt to the ISS for a resend of
+         * the SYN that the SYN-ACK now makes needless. */
+        if (seq_lt(c->snd_nxt, c->snd_una))
+            c->snd_nxt = c->snd_una;
         c->syn_acked = true;
         if (c->rtt_timing) {
             c->rtt_timing = false;
@@ -632,6 +639,8 @@ static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g)
         c->state == SK_ESTABLISHED || c->state == SK_FIN_WAIT_1 || c->state == SK_FIN_WAIT_2;
     /* Sixth: URG.  We read the pointer; the data is delivered in line and
      * urgent mode is not offered to apps (RFC 6093 advises against it). */
+    if (seq_lt(c->rcv_up, c->rcv_nxt)) /* past data: keep it within 2^31 */
+        c->rcv_up = c->rcv_nxt;
     if ((g->flags & TCP_URG) && receiving && seq_gt(g->seq + g->urp, c->rcv_up))
         c->rcv_up = g->seq + g->urp;
     /* Seventh: text. */
@@ -639,7 +648,7 @@ static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g)
         if (!c->app_owned && !c->parent) {
             /* RFC 1122 4.2.2.13: data after the app closed cannot be
              * delivered; a RST says so. */
-            tcp_send_rst(s, c->laddr, c->lport, c->raddr, c->rport, c->snd_max, 0, TCP_RST);
+            tcp_send_rst(s, c->laddr, c->lport, c->raddr, c->rport, tcp_ctl_seq(c), 0, TCP_RST);
             tcb_close(c, SK_ECONNABORTED);
             return;
         }
@@ -684,6 +693,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
 
     /* First: sequence number. */
     bool ok = acceptable(c, g);
+    bool counted = false; /* a drop counter has this segment already */
     if (!ok && c->rcv_wnd == 0 && g->seq == c->rcv_nxt && seg_len(g) > 0) {
         /* A zero window still takes valid ACKs, URGs and RSTs; the text is
          * dropped (and counted: it lay outside the window) and the ACK we
@@ -692,6 +702,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         g->len = 0;
         g->flags &= (uint8_t)~TCP_FIN;
         s->ctr.drop_tcp_unacceptable++;
+        counted = true;
         owe_ack(c);
     }
     if (!ok) {
@@ -737,7 +748,8 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
 
     /* Fifth: ACK. */
     if (!(g->flags & TCP_ACK)) {
-        s->ctr.drop_tcp_no_ack++;
+        if (!counted)
+            s->ctr.drop_tcp_no_ack++;
         if (had_data)
             owe_ack(c);
         return;

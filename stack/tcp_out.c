@@ -135,12 +135,20 @@ static bool sends_data(int state)
            state == SK_CLOSING || state == SK_LAST_ACK;
 }
 
+uint32_t tcp_ctl_seq(const struct sk_tcb *c)
+{
+    /* RFC 9293's SND.NXT for a segment without data.  Normally the highest
+     * sequence sent: after a timeout snd_nxt is back at snd_una, below what
+     * the peer may already hold, where it would be unacceptable
+     * (3.10.7.4).  But while we probe a zero window, the probe's octet is
+     * beyond it: a closed window accepts only SEG.SEQ = RCV.NXT, which is
+     * our snd_una (as BSD sends at snd_nxt while persisting). */
+    return c->persist ? c->snd_una : c->snd_max;
+}
+
 void tcp_send_ack(struct sk_tcb *c)
 {
-    /* At the highest sequence sent: after a timeout snd_nxt is back at
-     * snd_una, below what the peer may already hold, and an ACK there
-     * would be unacceptable to it (RFC 9293 3.10.7.4). */
-    send_segment(c, c->snd_max, TCP_ACK, 0, 0);
+    send_segment(c, tcp_ctl_seq(c), TCP_ACK, 0, 0);
 }
 
 void tcp_output(struct sk_tcb *c)

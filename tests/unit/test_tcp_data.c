@@ -594,6 +594,35 @@ START_TEST(zero_window_probe_and_resume)
 }
 END_TEST
 
+START_TEST(zero_window_acks_and_rst_at_snd_una)
+{
+    /* While we probe a closed window, the probe's octet lies beyond it;
+     * the peer accepts only SEG.SEQ = RCV.NXT, our SND.UNA: our ACKs and
+     * an ABORT's RST must carry that, not the probe's end (as BSD). */
+    struct tcp_fx f;
+    stream_open(&f, NULL, 0, 1460);
+    ck_assert_int_eq(sk_send(f.c, stream, 100), 100);
+    h_flush(f.h);
+    h_advance(f.h, 200000); /* the first probe */
+    ck_assert_uint_eq(h_last_tcp(f.h).len, 1);
+    h_clear(f.h);
+    /* The peer, window still shut, sends data: our ACK of it. */
+    fx_seg(&f, TCP_ACK | TCP_PSH, "hi", 2);
+    struct tcp_seg g = h_last_tcp(f.h);
+    ck_assert_uint_eq(g.flags, TCP_ACK);
+    ck_assert_uint_eq(g.len, 0);
+    ck_assert_uint_eq(g.seq, f.iss + 1);
+    ck_assert_uint_eq(g.ack, f.pseq);
+    h_clear(f.h);
+    sk_abort(f.c);
+    h_flush(f.h);
+    g = h_last_tcp(f.h);
+    ck_assert_uint_eq(g.flags, TCP_RST);
+    ck_assert_uint_eq(g.seq, f.iss + 1);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(zero_window_probe_taken)
 {
     struct tcp_fx f;
@@ -822,14 +851,16 @@ START_TEST(urgent_data_delivered_in_line)
                       .len = 6};
     h_send(f.h, &g);
     ck_assert_uint_eq(f.c->rcv_up, f.pseq + 3);
-    /* A later segment without URG leaves the mark where it is. */
+    /* A mark far behind the data (as after gigabytes without URG) is
+     * brought up to RCV.NXT by the next segment, so it never drifts 2^31
+     * away, where the wrap-safe compare would turn. */
+    f.c->rcv_up = f.pseq + 6 - 0x7fff0000u;
     g.seq += 6;
-    g.flags = TCP_ACK | TCP_PSH;
-    g.urp = 1;
+    g.flags = TCP_ACK;
     g.data = "gh";
     g.len = 2;
     h_send(f.h, &g);
-    ck_assert_uint_eq(f.c->rcv_up, f.pseq + 3);
+    ck_assert_uint_eq(f.c->rcv_up, f.pseq + 6);
     char buf[16];
     ck_assert_int_eq(sk_recv(f.c, buf, sizeof(buf)), 8);
     ck_assert_mem_eq(buf, "abcdefgh", 8);
@@ -978,6 +1009,7 @@ int main(void)
     tcase_add_test(snd, send_buffer_bounded);
     tcase_add_test(snd, zero_window_probe_and_resume);
     tcase_add_test(snd, zero_window_probe_taken);
+    tcase_add_test(snd, zero_window_acks_and_rst_at_snd_una);
     tcase_add_test(snd, zero_window_after_data);
     tcase_add_test(snd, zero_window_shrunk_under_data);
     tcase_add_test(snd, zero_window_unanswered_probes_time_out);

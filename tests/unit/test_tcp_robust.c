@@ -153,6 +153,11 @@ END_TEST
 
 #define CTR(f, name) (sk_counters((f)->h->s)->name)
 
+static void small_rcvbuf(struct sk_config *cfg)
+{
+    cfg->tcp_rcvbuf = 1024;
+}
+
 START_TEST(every_drop_counted_by_reason)
 {
     /* Segments RFC 9293 3.10.7 says to drop, each with its counter. */
@@ -173,6 +178,17 @@ START_TEST(every_drop_counted_by_reason)
     char buf[8];
     ck_assert_int_eq(sk_recv(l.c, buf, sizeof(buf)), -SK_EAGAIN);
     sk_abort(l.c);
+    /* Data into a zero window is counted once, as outside the window,
+     * even without the ACK flag. */
+    fx_free(&l);
+    fx_listen(&l, small_rcvbuf, 8);
+    fx_accept(&l, FX_PPORT, PISN, 65535, 1460);
+    static const uint8_t fill[1024];
+    fx_seg(&l, TCP_ACK, fill, sizeof(fill)); /* fills the 1024-byte buffer */
+    fx_seg_at(&l, l.pseq, 0, 0, "x", 1);
+    ck_assert_uint_eq(CTR(&l, drop_tcp_unacceptable), 1);
+    ck_assert_uint_eq(CTR(&l, drop_tcp_no_ack), 0);
+    sk_abort(l.c);
     fx_free(&l);
 
     struct tcp_fx a;
@@ -181,12 +197,17 @@ START_TEST(every_drop_counted_by_reason)
     fx_seg_at(&a, PISN, 0, TCP_RST, NULL, 0);
     ck_assert_int_eq(sk_conn_state(a.c), SK_SYN_SENT);
     ck_assert_uint_eq(CTR(&a, drop_tcp_rst_ignored), 1);
-    /* ...and so is a segment with neither SYN nor RST. */
+    /* ...so is one whose ACK is not of our SYN (no RST answers a RST)... */
+    fx_seg_at(&a, PISN, a.iss + 5, TCP_RST | TCP_ACK, NULL, 0);
+    ck_assert_int_eq(sk_conn_state(a.c), SK_SYN_SENT);
+    ck_assert_uint_eq(CTR(&a, drop_tcp_rst_ignored), 2);
+    ck_assert_uint_eq(CTR(&a, drop_tcp_bad_ack), 0);
+    /* ...and a segment with neither SYN nor RST. */
     fx_seg_at(&a, PISN, a.iss + 1, TCP_ACK, NULL, 0);
     ck_assert_int_eq(sk_conn_state(a.c), SK_SYN_SENT);
     ck_assert_uint_eq(CTR(&a, drop_tcp_no_syn), 1);
     ck_assert_int_eq(a.h->nout, 0);
-    ck_assert_uint_eq(CTR(&a, tcp_rst_in), 1);
+    ck_assert_uint_eq(CTR(&a, tcp_rst_in), 2);
     sk_abort(a.c);
     fx_free(&a);
 }

@@ -108,6 +108,25 @@ START_TEST(syn_backoff_and_timeout)
 }
 END_TEST
 
+START_TEST(synack_after_syn_timeout_before_flush)
+{
+    /* The API lets timers run, then input, then the flush: the SYN's
+     * timeout rewinds snd_nxt to the ISS for a resend, and the SYN-ACK
+     * arrives before that resend leaves.  Nothing may go out from below
+     * SND.UNA (it once read the send ring at offset -1): one ACK only. */
+    struct tcp_fx f;
+    fx_connect(&f, base_cfg);
+    f.h->now += 1 * SEC;
+    sk_timers(f.h->s, f.h->now);
+    fx_seg_at(&f, PISN, f.iss + 1, TCP_SYN | TCP_ACK, NULL, 0);
+    ck_assert_int_eq(sk_conn_state(f.c), SK_ESTABLISHED);
+    fx_expect_ack(&f, f.iss + 1, PISN + 1);
+    ck_assert_uint_eq(info(f.c).unacked, 0);
+    sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(syn_retries_configurable)
 {
     struct tcp_fx f;
@@ -540,6 +559,7 @@ int main(void)
     Suite *s = suite_create("tcp_timers");
     TCase *syn = tcase_create("syn");
     tcase_add_test(syn, syn_backoff_and_timeout);
+    tcase_add_test(syn, synack_after_syn_timeout_before_flush);
     tcase_add_test(syn, syn_retries_configurable);
     tcase_add_test(syn, syn_retransmitted_no_sample_rto_3s);
     tcase_add_test(syn, synack_backoff_and_timeout);
