@@ -30,6 +30,7 @@ enum {
     OPT_PCAP,
     OPT_LADDER,
     OPT_LADDER_SVG,
+    OPT_IMPAIR,
 };
 
 /* For gdb (docs/gdb/synack.py): the stack of this process.  The core has
@@ -46,6 +47,7 @@ const struct option host_long_opts[] = {
     {"pcap", required_argument, NULL, OPT_PCAP},
     {"ladder", no_argument, NULL, OPT_LADDER},
     {"ladder-svg", required_argument, NULL, OPT_LADDER_SVG},
+    {"impair", required_argument, NULL, OPT_IMPAIR},
     {NULL, 0, NULL, 0},
 };
 
@@ -55,6 +57,9 @@ const char host_opts_help[] =
     "  --addr A/P         the stack's IPv4 address and prefix (default 10.0.0.2/24)\n"
     "  --host-addr H/P    the host side's address on the TAP (default 10.0.0.1/24)\n"
     "  --mtu N            MTU of the link, 576..9000 (default 1500)\n"
+    "  --impair SPEC      a bad link, in both directions or in:KEY / out:KEY for one:\n"
+    "                     loss=5%,dup=1%,reorder=2%,corrupt=0.5%,delay=10ms,jitter=2ms,\n"
+    "                     rate=100mbit,seed=7,limit=1000; may be repeated (docs/impair.md)\n"
     "  -v                 verbose: connections, and counters at exit\n"
     "Seeing it work:\n"
     "  --trace            print every frame in and out as tcpdump -nn does (stderr)\n"
@@ -72,6 +77,7 @@ void host_opts_init(struct host_opts *o)
     o->host_addr = 0x0a000001;
     o->prefix = o->host_prefix = 24;
     o->mtu = 1500;
+    impair_cfg_init(&o->impair_cfg);
 }
 
 int parse_ipv4(const char *s, uint32_t *addr)
@@ -152,6 +158,22 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
     case OPT_LADDER_SVG:
         o->ladder_svg = arg;
         return 1;
+    case OPT_IMPAIR: {
+        char err[256];
+        if (impair_parse(arg, &o->impair_cfg, err, sizeof(err)) < 0) {
+            /* The message quotes the bad item; once is enough when it is
+             * the whole SPEC. */
+            size_t n = strlen(arg);
+            const char *why = err;
+            if (err[0] == '\'' && strncmp(err + 1, arg, n) == 0 &&
+                strncmp(err + 1 + n, "': ", 3) == 0)
+                why = err + n + 4;
+            fprintf(stderr, "%s: bad --impair '%s': %s\n", prog, arg, why);
+            return -1;
+        }
+        o->impair = true;
+        return 1;
+    }
     default:
         return 0;
     }
@@ -183,9 +205,8 @@ static void random_bytes(void *ctx, void *buf, size_t len)
     }
 }
 
-static void tap_output(void *ctx, const uint8_t *frame, size_t len)
+static void write_tap(struct host *h, const uint8_t *frame, size_t len)
 {
-    struct host *h = ctx;
     ssize_t n = write(h->tap.fd, frame, len);
     if (n == (ssize_t)len)
         return;
@@ -198,6 +219,33 @@ static void tap_output(void *ctx, const uint8_t *frame, size_t len)
         h->tap_gone = true;
         host_stop(h, 1);
     }
+}
+
+/* --impair: frames leave the impairment's queues through these two. */
+static void deliver_in(void *ctx, const uint8_t *frame, size_t len, uint64_t now)
+{
+    struct host *h = ctx;
+    sk_input(h->stack, frame, len, now);
+}
+
+static void deliver_out(void *ctx, const uint8_t *frame, size_t len, uint64_t now)
+{
+    (void)now;
+    write_tap(ctx, frame, len);
+}
+
+static void tap_output(void *ctx, const uint8_t *frame, size_t len)
+{
+    struct host *h = ctx;
+    if (h->impair_out) {
+        /* Copied into the queue: the stack reuses its buffer.  What is due
+         * at once (no delay) leaves at once, as without --impair. */
+        uint64_t now = host_now();
+        impair_push(h->impair_out, IMPAIR_OUT, frame, len, now);
+        impair_pop_due(h->impair_out, IMPAIR_OUT, now, deliver_out, h);
+        return;
+    }
+    write_tap(h, frame, len);
 }
 
 static void observe_frame(void *ctx, enum sk_dir dir, const uint8_t *frame, size_t len,
@@ -357,6 +405,20 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     cfg.output = tap_output;
     cfg.output_ctx = h;
     cfg.random = random_bytes;
+    /* Before the stack, whose gratuitous ARP already crosses the link.
+     * Slots hold a frame of the MTU, its Ethernet header and a VLAN tag. */
+    if (o->impair) {
+        h->impair = impair_new(&o->impair_cfg, (size_t)o->mtu + 18);
+        if (!h->impair) {
+            fprintf(stderr, "%s: cannot allocate the --impair queues: out of memory\n", prog);
+            host_down(h);
+            return -1;
+        }
+        if (impair_active(h->impair, IMPAIR_IN))
+            h->impair_in = h->impair;
+        if (impair_active(h->impair, IMPAIR_OUT))
+            h->impair_out = h->impair;
+    }
     if (observers_up(h, &cfg) < 0) {
         host_down(h);
         return -1;
@@ -382,6 +444,11 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
                 prog, ip_str(o->addr, a), o->prefix, m[0], m[1], m[2], m[3], m[4], m[5],
                 h->tap.name, h->tap.created ? "created" : "persistent", ip_str(o->host_addr, b),
                 o->mtu);
+        if (h->impair) {
+            char desc[512];
+            impair_cfg_format(&o->impair_cfg, desc, sizeof(desc));
+            fprintf(stderr, "%s: impaired link: %s\n", prog, desc);
+        }
     }
     return 0;
 }
@@ -433,6 +500,19 @@ void host_print_counters(struct host *h)
     if (h->tx_errors)
         fprintf(stderr, "    %llu frames not written to the TAP\n",
                 (unsigned long long)h->tx_errors);
+    if (!h->impair)
+        return;
+    fprintf(stderr, "%s: impairment counters (non-zero):\n", h->prog);
+    for (int d = IMPAIR_IN; d <= IMPAIR_OUT; d++) {
+        const struct impair_counters *ic = impair_counters(h->impair, (enum impair_dir)d);
+        if (!impair_active(h->impair, (enum impair_dir)d))
+            continue;
+#define PRINT_IMPAIR(name, desc)                                                                   \
+    if (ic->name)                                                                                  \
+        fprintf(stderr, "    %llu %s: %s\n", (unsigned long long)ic->name, d ? "out" : "in", desc);
+        IMPAIR_COUNTERS(PRINT_IMPAIR)
+#undef PRINT_IMPAIR
+    }
 }
 
 static const char *ss_state(int st)
@@ -485,6 +565,12 @@ static void read_tap(struct host *h)
     /* Read until EAGAIN, bounded so the app's fds get their turn. */
     for (int i = 0; i < 256; i++) {
         ssize_t n = read(h->tap.fd, buf, sizeof(buf));
+        if (n > 0 && h->impair_in) {
+            uint64_t now = host_now();
+            impair_push(h->impair_in, IMPAIR_IN, buf, (size_t)n, now);
+            impair_pop_due(h->impair_in, IMPAIR_IN, now, deliver_in, h);
+            continue;
+        }
         if (n > 0) {
             sk_input(h->stack, buf, (size_t)n, host_now());
             continue;
@@ -563,6 +649,8 @@ int host_run(struct host *h)
     struct pollfd pfd[HOST_MAX_WATCH + 2];
     /* Whatever the app did before the loop (listen, connect) goes out now. */
     sk_flush(h->stack, host_now());
+    if (h->impair_out)
+        impair_pop_due(h->impair_out, IMPAIR_OUT, host_now(), deliver_out, h);
     while (!h->stop) {
         uint64_t now = host_now();
         if (h->lingering && (now >= h->linger_until || !stack_busy(h->stack)))
@@ -572,6 +660,8 @@ int host_run(struct host *h)
             deadline = h->app_deadline;
         if (h->lingering && h->linger_until < deadline)
             deadline = h->linger_until;
+        if (h->impair && impair_next_deadline(h->impair) < deadline)
+            deadline = impair_next_deadline(h->impair);
         int timeout = -1;
         if (deadline != UINT64_MAX)
             timeout = deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
@@ -603,6 +693,9 @@ int host_run(struct host *h)
         if (r > 0 && (pfd[1].revents & POLLIN))
             read_signals(h);
         now = host_now();
+        /* Frames the impaired link held until now. */
+        if (h->impair_in)
+            impair_pop_due(h->impair_in, IMPAIR_IN, now, deliver_in, h);
         sk_timers(h->stack, now);
         dispatch_events(h);
         /* App fds: the watch list may change in callbacks, so match by fd. */
@@ -620,6 +713,8 @@ int host_run(struct host *h)
             h->on_tick(h, now);
         dispatch_events(h);
         sk_flush(h->stack, host_now());
+        if (h->impair_out)
+            impair_pop_due(h->impair_out, IMPAIR_OUT, host_now(), deliver_out, h);
         if (h->ladder)
             ladder_flush(h->ladder);
         if (h->pcap_dumper)
@@ -627,6 +722,10 @@ int host_run(struct host *h)
     }
     if (!h->tap_gone)
         sk_flush(h->stack, host_now());
+    /* What the link still holds of ours leaves now, delay or not: the last
+     * ACK of a close is not lost to the exit. */
+    if (h->impair_out && !h->tap_gone)
+        impair_drain(h->impair_out, IMPAIR_OUT, host_now(), deliver_out, h);
     return h->exit_code;
 }
 
@@ -636,6 +735,8 @@ void host_down(struct host *h)
         sk_stack_free(h->stack);
     h->stack = NULL;
     synack_gdb_stack = NULL;
+    impair_free(h->impair);
+    h->impair = h->impair_in = h->impair_out = NULL;
     observers_down(h);
     if (h->sigfd >= 0)
         close(h->sigfd);

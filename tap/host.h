@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "impair.h"
 #include "ladder.h"
 #include "synack.h"
 #include "tap.h"
@@ -25,6 +26,9 @@ struct host_opts {
     bool ladder;            /* --ladder: a ladder diagram per connection, on stderr */
     const char *pcap;       /* --pcap FILE */
     const char *ladder_svg; /* --ladder-svg FILE */
+    /* A bad link (docs/impair.md): */
+    bool impair;            /* --impair given */
+    struct impair_cfg impair_cfg;
 };
 
 /* The long options every app takes; their ids start at HOST_OPT_BASE. */
@@ -80,6 +84,9 @@ struct host {
     struct trace_state *trace;
     void *pcap, *pcap_dumper; /* pcap_t *, pcap_dumper_t * */
     struct ladder *ladder;
+    /* --impair: the owner, and per direction the same pointer or NULL when
+     * that direction is not impaired (the hot path's only test). */
+    struct impair *impair, *impair_in, *impair_out;
 };
 
 uint64_t host_now(void);

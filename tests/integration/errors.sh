@@ -67,6 +67,16 @@ for prog in tapnc tapd; do
     expect_error $prog-unknown "bogus" -- "$bin" --bogus || bad=1
     only_lo "$prog with bad options"
     [ $bad -eq 0 ] && pass "$prog: bad --addr, --mtu 99, a 16-char --tap, shared address, two subnets, unknown option: exit 1 with a message"
+    # A malformed --impair (docs/impair.md): the message names the item.
+    bad=0
+    expect_error $prog-impair-abc "bad --impair" "'loss=abc'" "percentage" -- "$bin" --impair loss=abc || bad=1
+    expect_error $prog-impair-150 "bad --impair" "'loss=150%'" "0% to 100%" -- "$bin" --impair loss=150% || bad=1
+    expect_error $prog-impair-bogus "bad --impair" "unknown key 'bogus'" -- "$bin" --impair bogus=1 || bad=1
+    expect_error $prog-impair-neg "bad --impair" "'delay=-5ms'" "duration" -- "$bin" --impair delay=-5ms || bad=1
+    expect_error $prog-impair-mix "bad --impair" "'delay=10ms'" "'in:loss=5%'" -- "$bin" --impair in:loss=5%,delay=10ms || bad=1
+    expect_error $prog-impair-second "bad --impair" "'rate=100mbps'" -- "$bin" --impair loss=1% --impair rate=100mbps || bad=1
+    only_lo "$prog with a malformed --impair"
+    [ $bad -eq 0 ] && pass "$prog: --impair loss=abc, loss=150%, bogus=1, delay=-5ms, in:loss=5%,delay=10ms, a bad second --impair: exit 1 naming the item"
 done
 expect_error tapnc-port "port" "70000" -- "$TAPNC" -l 70000 &&
     expect_error tapnc-host "HOST|address" "name\.example" -- "$TAPNC" name.example 80 &&
