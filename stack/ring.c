@@ -1,66 +1,169 @@
-/* ring.c - byte ring buffer. */
+/* ring.c - a byte queue in chunks taken as data arrives (see ring.h).
+ *
+ * Stream position p lives in chunk slot[(p >> RING_CHUNK_SHIFT) % nslots]
+ * at byte p % RING_CHUNK.  nslots is a power of two that divides 2^18, so
+ * the mapping stays continuous when the 32-bit position wraps. */
 #include "ring.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int ring_init(struct ring *r, uint32_t cap)
+void ring_pool_init(struct ring_pool *p, uint32_t max_free)
 {
-    r->buf = malloc(cap);
+    p->free = NULL;
+    p->nfree = 0;
+    p->max_free = max_free;
+    p->chunks = 0;
+}
+
+void ring_pool_free(struct ring_pool *p)
+{
+    while (p->free) {
+        void *next;
+        memcpy(&next, p->free, sizeof(next));
+        free(p->free);
+        p->free = next;
+    }
+    p->nfree = 0;
+}
+
+static uint8_t *chunk_get(struct ring_pool *p)
+{
+    uint8_t *c = p->free;
+    if (c) {
+        memcpy(&p->free, c, sizeof(p->free));
+        p->nfree--;
+    } else {
+        c = malloc(RING_CHUNK);
+        if (!c)
+            return NULL;
+    }
+    p->chunks++;
+    return c;
+}
+
+static void chunk_put(struct ring_pool *p, uint8_t *c)
+{
+    p->chunks--;
+    if (p->nfree >= p->max_free) {
+        free(c);
+        return;
+    }
+    memcpy(c, &p->free, sizeof(p->free));
+    p->free = c;
+    p->nfree++;
+}
+
+int ring_init(struct ring *r, uint32_t cap, struct ring_pool *pool)
+{
+    memset(r, 0, sizeof(*r));
+    if (cap == 0 || cap > (1u << 30))
+        return -1;
+    uint32_t need = (cap >> RING_CHUNK_SHIFT) + 2; /* a span of cap bytes touches this many */
+    uint32_t n = 1;
+    while (n < need)
+        n <<= 1;
+    r->nslots = n;
     r->cap = cap;
-    r->head = r->len = 0;
-    return r->buf ? 0 : -1;
+    r->pool = pool;
+    return 0;
+}
+
+static uint32_t slot_of(const struct ring *r, uint32_t pos)
+{
+    return (pos >> RING_CHUNK_SHIFT) & (r->nslots - 1);
 }
 
 void ring_free(struct ring *r)
 {
-    free(r->buf);
-    r->buf = NULL;
-    r->cap = r->head = r->len = 0;
+    if (r->slot) {
+        for (uint32_t i = 0; i < r->nslots; i++)
+            if (r->slot[i])
+                chunk_put(r->pool, r->slot[i]);
+        free(r->slot);
+    }
+    memset(r, 0, sizeof(*r));
 }
 
-/* Copies into the ring at absolute index idx, wrapping once. */
-static void copy_in(struct ring *r, uint32_t idx, const uint8_t *src, uint32_t n)
+/* Makes sure every chunk under [pos, pos + n) exists. */
+static int reserve(struct ring *r, uint32_t pos, uint32_t n)
 {
-    uint32_t first = r->cap - idx < n ? r->cap - idx : n;
-    memcpy(r->buf + idx, src, first);
-    memcpy(r->buf, src + first, n - first);
+    if (!r->slot) {
+        r->slot = calloc(r->nslots, sizeof(*r->slot));
+        if (!r->slot)
+            return -1;
+    }
+    uint32_t first = pos >> RING_CHUNK_SHIFT, last = (pos + n - 1) >> RING_CHUNK_SHIFT;
+    for (uint32_t k = first;; k++) {
+        uint8_t **s = &r->slot[k & (r->nslots - 1)];
+        if (!*s && !(*s = chunk_get(r->pool)))
+            return -1;
+        if (k == last)
+            break;
+    }
+    return 0;
 }
 
-static uint32_t index_of(const struct ring *r, uint32_t off)
+static void copy_in(struct ring *r, uint32_t pos, const uint8_t *src, uint32_t n)
 {
-    uint32_t i = r->head + off;
-    return i >= r->cap ? i - r->cap : i;
+    while (n) {
+        uint32_t in = pos & (RING_CHUNK - 1);
+        uint32_t k = RING_CHUNK - in < n ? RING_CHUNK - in : n;
+        memcpy(r->slot[slot_of(r, pos)] + in, src, k);
+        pos += k;
+        src += k;
+        n -= k;
+    }
 }
 
 uint32_t ring_write(struct ring *r, const void *data, uint32_t n)
 {
     if (n > ring_space(r))
         n = ring_space(r);
-    if (n)
-        copy_in(r, index_of(r, r->len), data, n);
+    if (n == 0 || reserve(r, r->head + r->len, n) < 0)
+        return 0;
+    copy_in(r, r->head + r->len, data, n);
     r->len += n;
     return n;
 }
 
-void ring_write_at(struct ring *r, uint32_t off, const void *data, uint32_t n)
+int ring_write_at(struct ring *r, uint32_t off, const void *data, uint32_t n)
 {
-    if (n)
-        copy_in(r, index_of(r, off), data, n);
+    if (n == 0)
+        return 0;
+    if (reserve(r, r->head + off, n) < 0)
+        return -1;
+    copy_in(r, r->head + off, data, n);
+    return 0;
 }
 
 void ring_peek(const struct ring *r, uint32_t off, void *out, uint32_t n)
 {
-    uint32_t idx = index_of(r, off);
-    uint32_t first = r->cap - idx < n ? r->cap - idx : n;
-    memcpy(out, r->buf + idx, first);
-    memcpy((uint8_t *)out + first, r->buf, n - first);
+    uint8_t *dst = out;
+    uint32_t pos = r->head + off;
+    while (n) {
+        uint32_t in = pos & (RING_CHUNK - 1);
+        uint32_t k = RING_CHUNK - in < n ? RING_CHUNK - in : n;
+        memcpy(dst, r->slot[slot_of(r, pos)] + in, k);
+        pos += k;
+        dst += k;
+        n -= k;
+    }
 }
 
 void ring_consume(struct ring *r, uint32_t n)
 {
-    r->head = index_of(r, n);
+    uint32_t from = r->head >> RING_CHUNK_SHIFT;
+    r->head += n;
     r->len -= n;
+    /* Chunks wholly before the new head hold nothing any more. */
+    for (uint32_t k = from; k != r->head >> RING_CHUNK_SHIFT; k++) {
+        uint8_t **s = &r->slot[k & (r->nslots - 1)];
+        if (*s) {
+            chunk_put(r->pool, *s);
+            *s = NULL;
+        }
+    }
 }
 
 uint32_t ring_read(struct ring *r, void *out, uint32_t n)
@@ -71,5 +174,30 @@ uint32_t ring_read(struct ring *r, void *out, uint32_t n)
         ring_peek(r, 0, out, n);
         ring_consume(r, n);
     }
+    return n;
+}
+
+void ring_trim(struct ring *r, uint32_t live)
+{
+    if (!r->slot)
+        return;
+    /* The slots of live bytes: from the head's chunk through the chunk of
+     * the last live byte; every other slot can go. */
+    uint32_t first = r->head >> RING_CHUNK_SHIFT;
+    uint32_t nlive = live ? ((r->head + live - 1) >> RING_CHUNK_SHIFT) - first + 1 : 0;
+    for (uint32_t i = nlive; i < r->nslots; i++) {
+        uint8_t **s = &r->slot[(first + i) & (r->nslots - 1)];
+        if (*s) {
+            chunk_put(r->pool, *s);
+            *s = NULL;
+        }
+    }
+}
+
+uint32_t ring_chunks(const struct ring *r)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; r->slot && i < r->nslots; i++)
+        n += r->slot[i] != NULL;
     return n;
 }

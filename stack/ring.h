@@ -1,34 +1,66 @@
-/* ring.h - a byte ring buffer: the send and receive queues of a TCB.
- * No memmove, no allocation after creation. */
+/* ring.h - a byte queue in fixed-size chunks: the send and receive queues
+ * of a TCB.
+ *
+ * A ring holds up to `cap` bytes from `head`, its first byte.  Memory is
+ * taken a chunk at a time as bytes are written and given back as they are
+ * consumed, so a connection with a 4 MiB buffer and nothing queued holds
+ * no chunk at all.  Chunks come from, and go back to, a small free list
+ * per stack (struct ring_pool), so a steady transfer does no malloc.
+ * Positions are offsets from the head; bytes may be written at any offset
+ * below cap (out-of-order data waits past the in-order bytes). */
 #ifndef SK_RING_H
 #define SK_RING_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#define RING_CHUNK_SHIFT 14
+#define RING_CHUNK       (1u << RING_CHUNK_SHIFT) /* 16 KiB */
+
+/* Free chunks kept for reuse, shared by the rings of one stack. */
+struct ring_pool {
+    void *free;      /* singly linked through the chunks' first bytes */
+    uint32_t nfree;  /* chunks on the free list */
+    uint32_t max_free;
+    uint64_t chunks; /* chunks held by rings now (memory in use / RING_CHUNK) */
+};
+void ring_pool_init(struct ring_pool *p, uint32_t max_free);
+void ring_pool_free(struct ring_pool *p);
+
 struct ring {
-    uint8_t *buf;
-    uint32_t cap;
-    uint32_t head; /* index of the first byte */
-    uint32_t len;  /* bytes held from head */
+    uint8_t **slot;  /* nslots chunk pointers, NULL where nothing is held */
+    uint32_t nslots; /* a power of two, more than cap needs */
+    uint32_t cap;    /* bytes the ring may hold; 0 until ring_init */
+    uint32_t head;   /* stream position of the first byte (wraps at 2^32) */
+    uint32_t len;    /* bytes held from the head */
+    struct ring_pool *pool;
 };
 
-int ring_init(struct ring *r, uint32_t cap);
+/* Sets the capacity; takes no memory yet.  -1 if cap is 0 or too large. */
+int ring_init(struct ring *r, uint32_t cap, struct ring_pool *pool);
+/* Gives back everything; the ring is empty with cap 0 afterwards. */
 void ring_free(struct ring *r);
 static inline uint32_t ring_space(const struct ring *r)
 {
     return r->cap - r->len;
 }
-/* Appends up to n bytes; returns how many fit. */
+/* Appends up to n bytes; returns how many fit (0 also when memory ran out). */
 uint32_t ring_write(struct ring *r, const void *data, uint32_t n);
 /* Writes n bytes at offset off past the head without changing len: where
- * out-of-order data waits.  off + n must be <= cap. */
-void ring_write_at(struct ring *r, uint32_t off, const void *data, uint32_t n);
-/* Copies n bytes starting off bytes past the head; off + n <= len. */
+ * out-of-order data waits.  off + n must be <= cap.  -1 if memory ran out
+ * (nothing written then). */
+int ring_write_at(struct ring *r, uint32_t off, const void *data, uint32_t n);
+/* Copies n bytes starting off bytes past the head; off + n <= what was
+ * written there. */
 void ring_peek(const struct ring *r, uint32_t off, void *out, uint32_t n);
-/* Drops n bytes from the head. */
+/* Drops n bytes from the head, giving back the chunks left behind. */
 void ring_consume(struct ring *r, uint32_t n);
 /* Reads and drops up to n bytes; returns how many. */
 uint32_t ring_read(struct ring *r, void *out, uint32_t n);
+/* Gives back every chunk that holds nothing below offset `live` (bytes
+ * written past it, like forgotten out-of-order data, are lost). */
+void ring_trim(struct ring *r, uint32_t live);
+/* Chunks held, for memory accounting in tests. */
+uint32_t ring_chunks(const struct ring *r);
 
 #endif

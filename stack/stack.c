@@ -51,11 +51,24 @@ static int fill_defaults(struct sk_config *c)
         return -1;
     if (c->mac[0] & 1) /* a multicast MAC cannot be a station address */
         return -1;
+    /* 4 MiB each way covers 100 MB/s at a 20 ms round trip with room for
+     * recovery; memory is taken only as bytes are queued (ring.h). */
     if (!c->tcp_sndbuf)
-        c->tcp_sndbuf = 64 * 1024;
+        c->tcp_sndbuf = 4 * 1024 * 1024;
     if (!c->tcp_rcvbuf)
-        c->tcp_rcvbuf = 64 * 1024;
-    if (c->tcp_sndbuf < 1024 || c->tcp_rcvbuf < 1024)
+        c->tcp_rcvbuf = 4 * 1024 * 1024;
+    if (c->tcp_sndbuf < 1024 || c->tcp_rcvbuf < 1024 || c->tcp_sndbuf > (1u << 30) ||
+        c->tcp_rcvbuf > (1u << 30))
+        return -1;
+    /* RFC 1122 4.2.3.2: an ACK may be delayed, but less than 0.5 s; Linux
+     * waits 40 ms at least and 200 ms at most. */
+    if (!c->tcp_delack_ms)
+        c->tcp_delack_ms = 40;
+    if (c->tcp_delack_ms > 200)
+        return -1;
+    if (!c->tcp_cc)
+        c->tcp_cc = SK_CC_CUBIC;
+    if (c->tcp_cc < 0 || c->tcp_cc >= SK_CC_COUNT)
         return -1;
     if (!c->tcp_msl_ms)
         c->tcp_msl_ms = 30000;

@@ -5,15 +5,19 @@
  *   tcp_input     parse and checksum (tcp_parse), find the TCB by the hash
  *                 of the 4-tuple, else a listener on the port, else none;
  *   closed_input  no TCB: 3.10.7.1, answer with a RST;
- *   listen_input  3.10.7.2: a SYN makes a child TCB in SYN_RECEIVED;
+ *   listen_input  3.10.7.2: a SYN makes a child TCB in SYN_RECEIVED, with
+ *                 the options the SYN offered (tcp_opt.c);
  *   syn_sent_input 3.10.7.3;
  *   other_input   3.10.7.4, for every synchronized state, in the RFC's
- *                 order: 1 sequence check, 2 RST (with RFC 5961 section 3),
- *                 3 security (nothing to do), 4 SYN (RFC 5961 section 4),
- *                 5 ACK (RFC 5961 section 5), 6 URG, 7 text, 8 FIN.
+ *                 order: PAWS (RFC 7323 5.3), 1 sequence check, 2 RST
+ *                 (with RFC 5961 section 3), 3 security (nothing to do),
+ *                 4 SYN (RFC 5961 section 4), 5 ACK (RFC 5961 section 5;
+ *                 the sender, tcp_snd.c, takes it from there), 6 URG,
+ *                 7 text (the receiver, tcp_rcv.c), 8 FIN.
  *
- * Nothing is sent from here except RSTs: owed ACKs set ack_now and the
- * TCB goes on the flush list, so a batch of segments gets one ACK.
+ * What is sent from here: RSTs, and the receiver's immediate duplicate
+ * ACKs for out-of-order data (one per segment, RFC 5681 4.2).  Other owed
+ * ACKs wait for the flush, so a batch of in-order segments gets one.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,92 +28,6 @@
 #include "ipv4.h"
 #include "seq.h"
 #include "tcp.h"
-
-/* ---- parsing ---- */
-
-int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->wscale = -1;
-    size_t i = 0;
-    while (i < len) {
-        uint8_t kind = p[i];
-        if (kind == 0) /* end of option list */
-            break;
-        if (kind == 1) { /* no-operation */
-            i++;
-            continue;
-        }
-        /* Every other kind has a length byte that counts kind and length
-         * (RFC 9293 3.1); an impossible one ends parsing with an error rather
-         * than reading past the header. */
-        if (i + 1 >= len)
-            return -1;
-        uint8_t olen = p[i + 1];
-        if (olen < 2 || i + olen > len)
-            return -1;
-        const uint8_t *v = p + i + 2;
-        switch (kind) {
-        case 2: /* MSS, RFC 9293 3.7.1 */
-            if (olen != 4)
-                return -1;
-            o->mss = rd16(v);
-            break;
-        case 3: /* window scale, RFC 7323 2.2 */
-            if (olen != 3)
-                return -1;
-            o->wscale = (int8_t)(v[0] > 14 ? 14 : v[0]); /* RFC 7323 2.3 caps at 14 */
-            break;
-        case 4: /* SACK permitted, RFC 2018 */
-            if (olen != 2)
-                return -1;
-            o->sack_ok = true;
-            break;
-        case 5: /* SACK blocks: pairs of sequence numbers */
-            if ((olen - 2) % 8 != 0)
-                return -1;
-            break;
-        case 8: /* timestamps, RFC 7323 3.2 */
-            if (olen != 10)
-                return -1;
-            o->ts = true;
-            o->tsval = rd32(v);
-            o->tsecr = rd32(v + 4);
-            break;
-        default:
-            break; /* unknown kinds are skipped by their length */
-        }
-        i += olen;
-    }
-    return 0;
-}
-
-enum tcp_parse_err tcp_parse(const uint8_t *p, size_t len, uint32_t saddr, uint32_t daddr,
-                             struct tcp_seg *g)
-{
-    if (len < TCP_HDR_LEN)
-        return TCP_PARSE_TRUNCATED;
-    size_t off = (size_t)(p[12] >> 4) * 4;
-    if (off < TCP_HDR_LEN || off > len)
-        return TCP_PARSE_TRUNCATED;
-    uint32_t sum = csum_pseudo(saddr, daddr, IP_PROTO_TCP, (uint16_t)len);
-    if (csum_finish(csum_partial(p, len, sum)) != 0)
-        return TCP_PARSE_CHECKSUM;
-    g->saddr = saddr;
-    g->daddr = daddr;
-    g->sport = rd16(p);
-    g->dport = rd16(p + 2);
-    g->seq = rd32(p + 4);
-    g->ack = rd32(p + 8);
-    g->flags = p[13];
-    g->wnd = rd16(p + 14);
-    g->urp = rd16(p + 18);
-    g->data = p + off;
-    g->len = (uint32_t)(len - off);
-    if (tcp_parse_options(p + TCP_HDR_LEN, off - TCP_HDR_LEN, &g->opt) < 0)
-        return TCP_PARSE_OPTIONS;
-    return TCP_PARSE_OK;
-}
 
 /* "S seq 3136640809": the segment as tcpdump names it, for state reports. */
 static void describe(struct sk_stack *s, const struct tcp_seg *g)
@@ -146,31 +64,26 @@ static uint16_t our_mss(const struct sk_stack *s)
     return (uint16_t)(s->cfg.mtu - IP_HDR_LEN - TCP_HDR_LEN);
 }
 
-static void take_peer_mss(struct sk_tcb *c, const struct tcp_seg *g)
+/* The peer's SYN: its MSS and the options in force. */
+static void take_syn_options(struct sk_tcb *c, const struct tcp_seg *g)
 {
     uint16_t peer = g->opt.mss ? g->opt.mss : TCP_DEFAULT_MSS;
     uint16_t ours = our_mss(c->stack);
     c->mss = peer < ours ? peer : ours;
     if (c->mss < 64) /* a peer announcing a tiny MSS must not make us spin */
         c->mss = 64;
-    /* RFC 5681 3.1 with RFC 6928's larger initial window. */
-    c->cwnd = min_u32(10u * c->mss, max_u32(2u * c->mss, 14600));
-}
-
-static void owe_ack(struct sk_tcb *c)
-{
-    c->ack_now = true;
-    tcb_want_output(c);
+    tcp_opt_negotiate(c, g);
+    c->rcv_mss = (uint16_t)min_u32(c->mss, TCP_DEFAULT_MSS);
 }
 
 static void enter_time_wait(struct sk_tcb *c)
 {
     tcp_set_state(c, SK_TIME_WAIT);
     tcb_time_wait_enter(c);
-    c->rtx_deadline = 0;
     c->persist = false;
-    c->tw_deadline = c->stack->now + 2000ULL * c->stack->cfg.tcp_msl_ms;
-    tcb_timer_update(c);
+    tcp_timers_clear_all(c);
+    /* The ACK of the FIN is still owed: it goes at the flush. */
+    tcp_timer_set(c, TCP_T_CLOSE, c->stack->now + 2000ULL * c->stack->cfg.tcp_msl_ms);
     tcb_event(c, SK_EV_CLOSED);
 }
 
@@ -186,6 +99,7 @@ static void establish(struct sk_tcb *c)
      * the 1 s meant for the SYN or its backed-off value. */
     if (!c->rtt_valid && c->retransmits)
         c->rto_us = min_u32(TCP_RTO_FALLBACK, s->cfg.tcp_rto_max_ms * 1000);
+    tcp_snd_start(c);
     if (c->fin_queued) { /* the app closed before the handshake finished */
         tcp_set_state(c, SK_FIN_WAIT_1);
         tcb_want_output(c);
@@ -219,92 +133,10 @@ static void reset_by_peer(struct sk_tcb *c)
     }
 }
 
-/* Step 7 helper: out-of-order data waits in the receive ring past the
- * in-order bytes; the ranges remember where (like an assembler). */
-static void ooo_add(struct sk_tcb *c, uint32_t start, uint32_t end)
-{
-    struct sk_stack *s = c->stack;
-    /* Merge every range that touches [start, end). */
-    int w = 0;
-    for (int i = 0; i < c->n_ooo; i++) {
-        struct ooo_range r = c->ooo[i];
-        if (seq_leq(r.start, end) && seq_leq(start, r.end)) {
-            start = seq_min(start, r.start);
-            end = seq_max(end, r.end);
-        } else {
-            c->ooo[w++] = r;
-        }
-    }
-    c->n_ooo = (uint8_t)w;
-    if (c->n_ooo == TCP_OOO_MAX) {
-        /* The bytes sit in the ring harmlessly; forgetting them just means
-         * the peer sends them again. */
-        s->ctr.drop_tcp_ooo_full++;
-        return;
-    }
-    c->ooo[c->n_ooo++] = (struct ooo_range){start, end};
-}
-
-/* Moves rcv_nxt over out-of-order ranges that the new data reached. */
-static void ooo_merge(struct sk_tcb *c)
-{
-    bool moved = true;
-    while (moved) {
-        moved = false;
-        for (int i = 0; i < c->n_ooo; i++) {
-            struct ooo_range r = c->ooo[i];
-            if (seq_gt(r.start, c->rcv_nxt))
-                continue;
-            if (seq_gt(r.end, c->rcv_nxt)) {
-                uint32_t n = r.end - c->rcv_nxt;
-                c->rcvq.len += n; /* the bytes are already in place */
-                c->rcv_nxt = r.end;
-                c->rcv_wnd -= n;
-            }
-            c->ooo[i] = c->ooo[--c->n_ooo];
-            moved = true;
-            break;
-        }
-    }
-}
-
-static void process_fin(struct sk_tcb *c);
-
-/* Step 7, the segment text, already trimmed to the window. */
-static void process_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t len)
-{
-    struct sk_stack *s = c->stack;
-    uint32_t off = seq - c->rcv_nxt;
-    /* The window we announced never exceeds the free space, so the bytes fit. */
-    ring_write_at(&c->rcvq, c->rcvq.len + off, data, len);
-    if (off == 0) {
-        c->rcvq.len += len;
-        c->rcv_nxt += len;
-        c->rcv_wnd -= len;
-        if (c->n_ooo)
-            ooo_merge(c);
-        if (c->ooo_fin && c->ooo_fin_seq == c->rcv_nxt) {
-            c->ooo_fin = false;
-            process_fin(c);
-        }
-        tcb_event(c, SK_EV_READABLE);
-    } else {
-        s->ctr.tcp_ooo_segments++;
-        ooo_add(c, seq, seq + len);
-    }
-    /* Every segment with data is ACKed at the next flush (RFC 5681 4.2 asks
-     * for an immediate ACK of out-of-order data; delayed ACKs come later). */
-    owe_ack(c);
-}
-
 /* Step 8 once every byte before the FIN has arrived. */
 static void process_fin(struct sk_tcb *c)
 {
-    c->rcv_nxt += 1;
-    if (c->rcv_wnd)
-        c->rcv_wnd -= 1;
-    c->fin_received = true;
-    owe_ack(c);
+    tcp_rcv_fin(c);
     tcb_event(c, SK_EV_PEER_CLOSED | SK_EV_READABLE);
     switch (c->state) {
     case SK_ESTABLISHED: /* (SYN_RECEIVED never gets here: step 5 established it) */
@@ -327,83 +159,6 @@ static void process_fin(struct sk_tcb *c)
 static bool our_fin_acked(const struct sk_tcb *c)
 {
     return c->fin_sent && seq_gt(c->snd_una, c->fin_seq);
-}
-
-/* Step 5 for the states past SYN_RECEIVED: SND.UNA < SEG.ACK =< SND.NXT. */
-static void process_ack(struct sk_tcb *c, const struct tcp_seg *g)
-{
-    struct sk_stack *s = c->stack;
-    if (seq_gt(g->ack, c->snd_una)) {
-        uint32_t acked = g->ack - c->snd_una;
-        uint32_t head = tcp_snd_head_seq(c);
-        if (seq_gt(g->ack, head)) {
-            uint32_t data = min_u32(g->ack - head, c->sndq.len);
-            ring_consume(&c->sndq, data);
-            if (data)
-                tcb_event(c, SK_EV_WRITABLE);
-        }
-        bool only_syn = !c->syn_acked && acked == 1;
-        c->snd_una = g->ack;
-        c->syn_acked = true;
-        if (seq_lt(c->snd_nxt, c->snd_una))
-            c->snd_nxt = c->snd_una;
-        /* RFC 6298 section 3 (Karn): time only segments never retransmitted. */
-        if (c->rtt_timing && seq_geq(g->ack, c->rtt_seq)) {
-            c->rtt_timing = false;
-            tcp_rtt_sample(c, s->now - c->rtt_start);
-        }
-        c->backoff = 0;
-        /* RFC 5681 3.1: slow start below ssthresh, then about one SMSS per
-         * RTT; the ACK of a SYN must not grow the window. */
-        if (!only_syn && c->cwnd < c->ssthresh)
-            c->cwnd += min_u32(acked, c->mss);
-        else if (!only_syn)
-            c->cwnd += max_u32(1, (uint32_t)((uint64_t)c->mss * c->mss / c->cwnd));
-        /* More than the send buffer can never be in flight: stop there, so
-         * cwnd cannot grow without bound (and wrap) on a long transfer. */
-        c->cwnd = min_u32(c->cwnd, max_u32(c->sndq.cap, 2u * c->mss));
-        /* RFC 6298 5.2 and 5.3: stop the timer when all is acknowledged,
-         * else restart it. */
-        if (!c->persist) {
-            c->rtx_deadline = 0;
-            if (c->snd_una != c->snd_max)
-                tcp_rtx_arm(c);
-            else
-                tcb_timer_update(c);
-        }
-        tcb_want_output(c);
-    }
-    /* RFC 9293 3.10.7.4 fifth: the send window, taken only from the newest
-     * segment (SND.WL1, SND.WL2). */
-    if (seq_leq(c->snd_una, g->ack) &&
-        (seq_lt(c->snd_wl1, g->seq) || (c->snd_wl1 == g->seq && seq_leq(c->snd_wl2, g->ack)))) {
-        bool opened = g->wnd > c->snd_wnd;
-        c->snd_wnd = g->wnd;
-        c->snd_wl1 = g->seq;
-        c->snd_wl2 = g->ack;
-        c->max_snd_wnd = max_u32(c->max_snd_wnd, g->wnd);
-        if (c->persist && c->snd_wnd) {
-            /* The window opened: stop probing, resume at once (3.8.6.1).
-             * The probe's octet went into a closed window and was most
-             * likely dropped: send again from SND.UNA rather than leave
-             * that octet to a retransmission timeout. */
-            c->persist = false;
-            c->backoff = 0;
-            c->rtx_deadline = 0;
-            c->snd_nxt = c->snd_una;
-            if (c->snd_una != c->snd_max)
-                tcp_rtx_arm(c);
-            else
-                tcb_timer_update(c);
-        }
-        if (opened)
-            tcb_want_output(c);
-    }
-    /* A live peer may keep its window shut as long as it likes (RFC 9293
-     * 3.8.6.1) - unless nobody is left to send to: an orphan's probes stay
-     * bounded, or a peer could hold it forever. */
-    if (c->persist && c->app_owned)
-        c->probes_unanswered = 0;
 }
 
 /* ---- 3.10.7.1: no TCB ---- */
@@ -478,7 +233,11 @@ static void listen_input(struct sk_tcb *l, const struct tcp_seg *g)
     c->snd_wnd = g->wnd;
     c->max_snd_wnd = g->wnd;
     c->snd_wl1 = g->seq;
-    take_peer_mss(c, g);
+    c->last_rcv_us = s->now;
+    /* The listener's options (buffers, Nagle, keep-alive, CC) pass on. */
+    tcb_apply_opts(c, &l->opts);
+    tcp_opt_init(c);
+    take_syn_options(c, g);
     tcb_hash_insert(c);
     tcp_set_state(c, SK_SYN_RECEIVED);
     s->ctr.tcp_passive_opens++;
@@ -526,28 +285,19 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
     c->irs = g->seq;
     c->rcv_nxt = g->seq + 1;
     c->rcv_up = c->rcv_nxt;
+    take_syn_options(c, g);
     c->rcv_wnd = tcp_rcv_window(c);
-    take_peer_mss(c, g);
-    c->snd_wnd = g->wnd;
+    c->snd_wnd = g->wnd; /* a SYN's window is never scaled (RFC 7323 2.2) */
     c->max_snd_wnd = g->wnd;
     c->snd_wl1 = g->seq;
     c->snd_wl2 = g->ack;
+    c->last_rcv_us = s->now;
     if (ack_ok) {
-        c->snd_una = g->ack;
-        /* A timeout may have rewound snd_nxt to the ISS for a resend of
-         * the SYN that the SYN-ACK now makes needless. */
-        if (seq_lt(c->snd_nxt, c->snd_una))
-            c->snd_nxt = c->snd_una;
-        c->syn_acked = true;
-        if (c->rtt_timing) {
-            c->rtt_timing = false;
-            tcp_rtt_sample(c, s->now - c->rtt_start);
-        }
-        c->rtx_deadline = 0;
-        tcb_timer_update(c);
+        /* Our SYN is acknowledged: the sender takes the ACK (its RTT). */
+        tcp_snd_ack(c, g);
         establish(c);
         tcb_event(c, SK_EV_CONNECTED | SK_EV_WRITABLE);
-        owe_ack(c);
+        tcp_rcv_ack_now(c);
         /* Data or FIN in the SYN-ACK go on from step 6, cut to the window
          * we offered first (3.10.7.3: "queue them for processing", within
          * the window): more would overrun the receive ring. */
@@ -561,7 +311,6 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
      * (so, by Karn's rule, it is no longer timed). */
     tcp_set_state(c, SK_SYN_RECEIVED);
     c->snd_nxt = c->iss;
-    c->rtt_timing = false;
     tcb_want_output(c);
 }
 
@@ -590,7 +339,7 @@ void tcp_challenge_ack(struct sk_tcb *c)
         return;
     }
     s->ctr.tcp_challenge_acks++;
-    owe_ack(c);
+    tcp_rcv_ack_now(c);
 }
 
 /* First: is the segment acceptable?  The four cases of RFC 9293 3.10.7.4. */
@@ -652,26 +401,31 @@ static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g)
             tcb_close(c, SK_ECONNABORTED);
             return;
         }
-        process_text(c, g->seq, g->data, g->len);
+        tcp_rcv_text(c, g->seq, g->data, g->len);
+        if (c->ooo_fin && c->ooo_fin_seq == c->rcv_nxt) {
+            c->ooo_fin = false;
+            process_fin(c);
+        }
     }
     /* Eighth: FIN, once every byte before it is in. */
     if (g->flags & TCP_FIN) {
         uint32_t fin_seq = g->seq + g->len;
         if (c->state == SK_TIME_WAIT) {
             /* A retransmitted FIN: ACK it and restart the 2*MSL wait. */
-            owe_ack(c);
-            c->tw_deadline = s->now + 2000ULL * s->cfg.tcp_msl_ms;
-            tcb_timer_update(c);
+            tcp_rcv_ack_now(c);
+            tcp_timer_set(c, TCP_T_CLOSE, s->now + 2000ULL * s->cfg.tcp_msl_ms);
         } else if (c->fin_received) {
-            owe_ack(c);
+            tcp_rcv_ack_now(c);
         } else if (fin_seq == c->rcv_nxt) {
             process_fin(c);
         } else if (seq_gt(fin_seq, c->rcv_nxt)) {
             /* Held until the gap before it fills; like any out-of-order
-             * segment it gets an immediate duplicate ACK (RFC 5681 4.2). */
+             * segment it gets a duplicate ACK (RFC 5681 4.2): the
+             * receiver sent it already if the FIN came with data. */
             c->ooo_fin = true;
             c->ooo_fin_seq = fin_seq;
-            owe_ack(c);
+            if (!g->len)
+                tcp_rcv_ack_now(c);
         }
     }
 }
@@ -686,8 +440,16 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
     if (c->state == SK_SYN_RECEIVED && (g->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
         g->seq == c->irs) {
         c->snd_nxt = c->iss;
-        c->rtt_timing = false; /* Karn: the ACK may answer either copy */
         tcb_want_output(c);
+        return;
+    }
+
+    /* RFC 7323 5.3 R1: PAWS, before the sequence check: a timestamp older
+     * than TS.Recent is an old duplicate; it is answered with an ACK (not
+     * a RST) and dropped. */
+    if (!tcp_paws_ok(c, g)) {
+        s->ctr.drop_tcp_paws++;
+        tcp_rcv_ack_now(c);
         return;
     }
 
@@ -703,28 +465,39 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         g->flags &= (uint8_t)~TCP_FIN;
         s->ctr.drop_tcp_unacceptable++;
         counted = true;
-        owe_ack(c);
+        tcp_rcv_ack_now(c);
     }
     if (!ok) {
         s->ctr.drop_tcp_unacceptable++;
+        if (g->flags & TCP_RST)
+            return;
         /* Data wholly before RCV.NXT is a duplicate (a lost ACK, or a
-         * spurious retransmission): counted as such too. */
-        if (g->len && seq_leq(g->seq + g->len, c->rcv_nxt))
+         * spurious retransmission): counted, and reported by a D-SACK
+         * (RFC 2883) in the ACK that answers it. */
+        if (g->len && seq_leq(g->seq + g->len, c->rcv_nxt)) {
             s->ctr.tcp_dup_segments++;
-        if (!(g->flags & TCP_RST)) {
-            owe_ack(c);
-            if (c->state == SK_TIME_WAIT && (g->flags & TCP_FIN)) {
-                c->tw_deadline = s->now + 2000ULL * s->cfg.tcp_msl_ms;
-                tcb_timer_update(c);
-            }
+            tcp_rcv_duplicate(c, g->seq, g->seq + g->len);
+        } else {
+            tcp_rcv_ack_now(c);
         }
+        if (c->state == SK_TIME_WAIT && (g->flags & TCP_FIN))
+            tcp_timer_set(c, TCP_T_CLOSE, s->now + 2000ULL * s->cfg.tcp_msl_ms);
         return;
     }
+    /* RFC 7323 4.3: TS.Recent from a segment that covers our last ACK. */
+    tcp_ts_update(c, g);
+    c->last_rcv_us = s->now;
+    c->ka_sent = 0;
     uint32_t had_data = g->len;
     uint32_t seg_seq = g->seq; /* before trimming: the RST test needs it */
     trim(c, g);
-    if (had_data && !g->len && !(g->flags & (TCP_SYN | TCP_RST)))
-        s->ctr.tcp_dup_segments++;
+    if (had_data && seq_lt(seg_seq, c->rcv_nxt) && !(g->flags & (TCP_SYN | TCP_RST))) {
+        /* Some of it was old: RFC 2883 lets the D-SACK report that part. */
+        uint32_t dup_end = seq_min(seg_seq + had_data, c->rcv_nxt);
+        if (!g->len)
+            s->ctr.tcp_dup_segments++;
+        tcp_rcv_duplicate(c, seg_seq, dup_end);
+    }
 
     /* Second: RST.  RFC 5961 section 3.2: only an exact match resets; any
      * other RST inside the window gets a challenge ACK. */
@@ -751,7 +524,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         if (!counted)
             s->ctr.drop_tcp_no_ack++;
         if (had_data)
-            owe_ack(c);
+            tcp_rcv_ack_now(c);
         return;
     }
     /* RFC 9293 3.10.7.4: in SYN_RECEIVED an ACK must acknowledge our SYN,
@@ -789,8 +562,9 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
             tcb_close(c, SK_ENOMEM);
             return;
         }
-        c->snd_wnd = g->wnd;
-        c->max_snd_wnd = max_u32(c->max_snd_wnd, g->wnd);
+        /* The handshake's last ACK: its window is the first scaled one. */
+        c->snd_wnd = (uint32_t)g->wnd << c->snd_wscale;
+        c->max_snd_wnd = max_u32(c->max_snd_wnd, c->snd_wnd);
         c->snd_wl1 = g->seq;
         c->snd_wl2 = g->ack;
         if (l) {
@@ -804,10 +578,10 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         } else {
             tcb_event(c, SK_EV_CONNECTED | SK_EV_WRITABLE);
         }
-        process_ack(c, g);
+        tcp_snd_ack(c, g);
         establish(c);
     } else {
-        process_ack(c, g);
+        tcp_snd_ack(c, g);
     }
     switch (c->state) {
     case SK_FIN_WAIT_1:

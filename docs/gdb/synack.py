@@ -54,16 +54,22 @@ class TcbPrinter:
                 local, int(t["backlog"]), int(t["synq_len"]),
                 int(t["acceptq_len"]))
         iss, irs = t["iss"], t["irs"]
+        # One deadline per kind (enum tcp_timer), in its order.
+        kinds = ["rtx", "tlp", "reo", "persist", "delack", "keepalive", "2msl"]
         timers = []
-        if int(t["rtx_deadline"]):
-            kind = "persist" if bool(t["persist"]) else "rtx"
-            timers.append("%s@%dus" % (kind, int(t["rtx_deadline"])))
-        if int(t["tw_deadline"]):
-            timers.append("2msl@%dus" % int(t["tw_deadline"]))
+        for k, name in enumerate(kinds):
+            at = int(t["t"]["at"][k])
+            if at:
+                timers.append("%s@%dus" % (name, at))
+        sb = t["sb"]
+        cc = t["cc"]
+        ca = ["open", "recovery", "loss"][int(t["ca_state"])]
         return ("TCB %s %s <-> %s\n"
                 "  snd_una=ISS+%d snd_nxt=ISS+%d snd_max=ISS+%d snd_wnd=%d iss=%d\n"
                 "  rcv_nxt=IRS+%d rcv_wnd=%d irs=%d mss=%d\n"
-                "  srtt=%dus rttvar=%dus rto=%dus backoff=%d cwnd=%d\n"
+                "  srtt=%dus rttvar=%dus rto=%dus backoff=%d cwnd=%d ssthresh=%d\n"
+                "  options: sack=%s ts=%s wscale=%s  ca=%s in flight: %d records,"
+                " sacked=%dB lost=%dB\n"
                 "  sndq=%dB rcvq=%dB ooo_ranges=%d fin_queued=%s fin_received=%s\n"
                 "  timers: %s  error=%d app_owned=%s") % (
             state_name(t["state"]), local, remote,
@@ -71,7 +77,11 @@ class TcbPrinter:
             rel(t["snd_max"], iss), u32(t["snd_wnd"]), u32(iss),
             rel(t["rcv_nxt"], irs), u32(t["rcv_wnd"]), u32(irs), int(t["mss"]),
             u32(t["srtt_us"]), u32(t["rttvar_us"]), u32(t["rto_us"]),
-            u32(t["backoff"]), u32(t["cwnd"]),
+            u32(t["backoff"]), u32(cc["cwnd"]), u32(cc["ssthresh"]),
+            bool(t["sack_ok"]), bool(t["ts_ok"]),
+            ("%d/%d" % (int(t["snd_wscale"]), int(t["rcv_wscale"])))
+            if bool(t["ws_ok"]) else "off",
+            ca, u32(sb["n"]), u32(sb["sacked"]), u32(sb["lost"]),
             u32(t["sndq"]["len"]), u32(t["rcvq"]["len"]), int(t["n_ooo"]),
             bool(t["fin_queued"]), bool(t["fin_received"]),
             ", ".join(timers) or "none", int(t["error"]),

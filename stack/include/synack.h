@@ -109,8 +109,8 @@ struct sk_config {
     void *random_ctx;
 
     /* Optional tuning; 0 picks the documented default. */
-    uint32_t tcp_sndbuf;      /* bytes per connection, default 64 KiB */
-    uint32_t tcp_rcvbuf;      /* bytes per connection, default 64 KiB */
+    uint32_t tcp_sndbuf;      /* bytes per connection, default 4 MiB (taken as queued) */
+    uint32_t tcp_rcvbuf;      /* bytes per connection, default 4 MiB (taken as queued) */
     uint32_t tcp_msl_ms;      /* TIME_WAIT lasts 2*MSL; default 30000 ms */
     uint32_t tcp_max_conns;   /* default 4096 */
     uint32_t tcp_rto_min_ms;  /* default 200 */
@@ -118,6 +118,12 @@ struct sk_config {
     uint32_t tcp_max_retries; /* data/FIN retransmissions before abort; default 10 */
     uint32_t tcp_syn_retries; /* SYN and SYN-ACK retransmissions; default 5 */
     uint32_t arp_lifetime_ms; /* default 60000 */
+    uint32_t tcp_delack_ms;   /* delayed-ACK timeout, default 40 (at most 200, RFC 1122) */
+    int tcp_cc;               /* enum sk_cc: the default algorithm, SK_CC_CUBIC if 0 */
+    /* Switch off what we offer on our SYNs (as Linux's sysctls do). */
+    bool tcp_no_sack;         /* no SACK-permitted (RFC 2018) */
+    bool tcp_no_timestamps;   /* no timestamps (RFC 7323 3) */
+    bool tcp_no_wscale;       /* no window scaling (RFC 7323 2) */
     bool tcp_fixed_isn_key;   /* tests: use tcp_isn_key instead of random bytes */
     uint8_t tcp_isn_key[16];
 
@@ -198,6 +204,7 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(drop_tcp_bad_port, "TCP dropped: port 0")                                                    \
     X(drop_tcp_no_conn, "TCP dropped: no connection (RST sent if allowed)")                        \
     X(drop_tcp_ooo_full, "TCP data dropped: out-of-order queue full")                              \
+    X(drop_tcp_rcv_nomem, "TCP data dropped: no memory for the receive queue")                     \
     X(drop_tcp_listen_overflow, "TCP SYNs dropped: accept queue full")                             \
     X(tcp_syn_evictions, "half-open connections evicted for a new SYN")                            \
     X(tcp_conns_limit, "TCP SYNs dropped: connection limit")                                       \
@@ -209,6 +216,25 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(tcp_challenge_limited, "challenge ACKs not sent: rate limit")                                \
     X(tcp_retransmits, "TCP segments retransmitted")                                               \
     X(tcp_timeouts, "retransmission timeouts")                                                     \
+    X(tcp_fast_retransmits, "fast retransmits (recovery entered on a loss)")                       \
+    X(tcp_rack_lost, "segments marked lost by RACK (RFC 8985)")                                    \
+    X(tcp_dupack_lost, "segments marked lost by three duplicate ACKs or a partial ACK")            \
+    X(tcp_rto_lost, "segments marked lost by a retransmission timeout")                            \
+    X(tcp_tlp, "tail loss probes sent")                                                            \
+    X(tcp_tlp_recoveries, "losses repaired by a tail loss probe")                                  \
+    X(tcp_sack_rtx, "segments retransmitted in SACK recovery")                                     \
+    X(tcp_spurious_undo, "congestion events undone as spurious (timestamps or D-SACK)")            \
+    X(tcp_congestion_events, "congestion events (cwnd reduced)")                                   \
+    X(tcp_recoveries, "fast recoveries completed")                                                 \
+    X(tcp_dsack_in, "D-SACKs received (RFC 2883)")                                                 \
+    X(tcp_dsack_out, "D-SACKs sent")                                                               \
+    X(tcp_sack_blocks_out, "ACKs sent with SACK blocks")                                           \
+    X(tcp_reordering, "reordering seen by RACK")                                                   \
+    X(drop_tcp_paws, "TCP dropped: old timestamp (PAWS, RFC 7323 5)")                              \
+    X(tcp_dupacks_out, "duplicate ACKs sent for out-of-order data")                               \
+    X(tcp_delayed_acks, "delayed ACKs sent by their timer")                                        \
+    X(tcp_keepalive_probes, "keep-alive probes sent")                                              \
+    X(tcp_aborts_keepalive, "connections aborted: keep-alive unanswered")                          \
     X(tcp_window_probes, "zero-window probes sent")                                                \
     X(tcp_ooo_segments, "TCP segments queued out of order")                                        \
     X(tcp_dup_segments, "TCP segments with only duplicate data")                                   \
@@ -273,6 +299,29 @@ void sk_close(sk_conn *c);
 /* Releases the handle and resets the connection. */
 void sk_abort(sk_conn *c);
 
+/* Per-connection options.  The algorithm that sets the congestion window. */
+enum sk_cc { SK_CC_DEFAULT = 0, SK_CC_CUBIC, SK_CC_NEWRENO, SK_CC_COUNT };
+/* "cubic", "newreno"; NULL for an unknown value. */
+const char *sk_cc_name(int cc);
+/* The value for a name, or -1. */
+int sk_cc_from_name(const char *name);
+
+struct sk_tcp_opts {
+    uint32_t sndbuf, rcvbuf; /* bytes; 0 keeps the stack's default (1024..1 GiB) */
+    bool nodelay;            /* no Nagle (RFC 9293 3.7.4): small segments go at once */
+    /* Keep-alive (RFC 9293 3.8.4): after idle_ms without a segment from the
+     * peer, a probe every intvl_ms; after count unanswered ones the
+     * connection is aborted (SK_ETIMEDOUT).  idle_ms 0: off (the default). */
+    uint32_t keepalive_idle_ms, keepalive_intvl_ms, keepalive_count;
+    int cc; /* enum sk_cc */
+};
+/* Sets the options of a connection or a listener (whose new connections
+ * start with them).  Buffer sizes can change only before the SYN is sent
+ * or received (they decide the window scale): -SK_EINVAL afterwards, and
+ * for a bad value. */
+int sk_conn_set_opts(sk_conn *c, const struct sk_tcp_opts *o);
+void sk_conn_get_opts(const sk_conn *c, struct sk_tcp_opts *o);
+
 int sk_conn_state(const sk_conn *c);
 /* The error that ended the connection (positive sk_error), or 0. */
 int sk_conn_error(const sk_conn *c);
@@ -291,6 +340,18 @@ struct sk_conn_info {
     uint32_t srtt_us, rttvar_us, rto_us;
     uint32_t unacked, send_queued, recv_queued;
     uint32_t retransmits;
+    /* Options in force (RFC 2018, RFC 7323); scales are -1 when off. */
+    bool sack, timestamps;
+    int snd_wscale, rcv_wscale;
+    /* Loss recovery: "open", "recovery" (fast) or "loss" (after an RTO). */
+    const char *ca_state;
+    const char *cc;      /* "cubic", "newreno" */
+    uint32_t in_flight;  /* RFC 6675's pipe, bytes */
+    uint32_t sacked, lost; /* bytes of the scoreboard */
+    uint32_t min_rtt_us, rack_rtt_us;
+    bool reordering;     /* RACK saw reordering */
+    uint32_t fast_retransmits, timeouts, tail_loss_probes, undos;
+    uint32_t rcv_ooo;    /* out-of-order ranges held */
 };
 void sk_conn_info(const sk_conn *c, struct sk_conn_info *info);
 /* Calls fn for every TCB the stack holds (listeners, connections, TIME_WAIT). */

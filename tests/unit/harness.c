@@ -134,8 +134,51 @@ void h_learn_peer(struct harness *h)
 size_t h_tcp(uint8_t *f, const struct h_seg *g)
 {
     uint8_t seg[H_FRAME_MAX];
-    size_t hl = TCP_HDR_LEN + (g->mss ? 4 : 0);
-    memset(seg, 0, hl);
+    uint8_t opt[60];
+    size_t ol = 0;
+    /* Options in the order Linux sends them, NOP-padded to 4 bytes. */
+    if (g->mss) {
+        opt[ol++] = 2;
+        opt[ol++] = 4;
+        wr16(opt + ol, g->mss);
+        ol += 2;
+    }
+    if (g->sack_ok) {
+        opt[ol++] = 1;
+        opt[ol++] = 1;
+        opt[ol++] = 4;
+        opt[ol++] = 2;
+    }
+    if (g->ts) {
+        opt[ol++] = 1;
+        opt[ol++] = 1;
+        opt[ol++] = 8;
+        opt[ol++] = 10;
+        wr32(opt + ol, g->tsval);
+        wr32(opt + ol + 4, g->tsecr);
+        ol += 8;
+    }
+    if (g->has_ws) {
+        opt[ol++] = 1;
+        opt[ol++] = 3;
+        opt[ol++] = 3;
+        opt[ol++] = g->ws;
+    }
+    if (g->nsack) {
+        opt[ol++] = 1;
+        opt[ol++] = 1;
+        opt[ol++] = 5;
+        opt[ol++] = (uint8_t)(2 + 8 * g->nsack);
+        for (int i = 0; i < g->nsack; i++) {
+            wr32(opt + ol, g->sack[i][0]);
+            wr32(opt + ol + 4, g->sack[i][1]);
+            ol += 8;
+        }
+    }
+    ck_assert_uint_le(ol, 40);
+    size_t hl = TCP_HDR_LEN + ol;
+    memset(seg, 0, TCP_HDR_LEN);
+    memcpy(seg + TCP_HDR_LEN, opt, ol);
     wr16(seg, g->sport);
     wr16(seg + 2, g->dport);
     wr32(seg + 4, g->seq);
@@ -144,11 +187,6 @@ size_t h_tcp(uint8_t *f, const struct h_seg *g)
     seg[13] = g->flags;
     wr16(seg + 14, g->wnd);
     wr16(seg + 18, g->urp);
-    if (g->mss) {
-        seg[20] = 2;
-        seg[21] = 4;
-        wr16(seg + 22, g->mss);
-    }
     if (g->len)
         memcpy(seg + hl, g->data, g->len);
     size_t tot = hl + g->len;

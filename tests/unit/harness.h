@@ -60,6 +60,14 @@ struct h_seg {
     uint16_t urp; /* the urgent pointer (meant with TCP_URG) */
     const void *data;
     size_t len;
+    /* Options beyond MSS, each absent unless set. */
+    bool sack_ok;      /* SACK-permitted (on a SYN) */
+    bool has_ws;       /* window scale option with shift ws (on a SYN) */
+    uint8_t ws;
+    bool ts;           /* timestamps: TSval tsval, TSecr tsecr */
+    uint32_t tsval, tsecr;
+    uint8_t nsack;     /* SACK blocks [sack[i][0], sack[i][1]) */
+    uint32_t sack[4][2];
 };
 size_t h_tcp(uint8_t *f, const struct h_seg *g);
 void h_send(struct harness *h, const struct h_seg *g); /* h_tcp + h_input */

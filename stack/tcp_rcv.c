@@ -1,0 +1,279 @@
+/* tcp_rcv.c - the receiver: the receive queue and its out-of-order ranges,
+ * the SACK and D-SACK blocks that describe them (RFC 2018, RFC 2883), the
+ * window we announce (RFC 9293 3.8.6.2.2, RFC 7323 2), and when to ACK.
+ *
+ * The ACK policy:
+ *   - in-order data is ACKed at least every second full-sized segment
+ *     (RFC 5681 4.2; with a batch of frames, once per batch at the flush),
+ *     else by the delayed-ACK timer, tcp_delack_ms (40 ms by default, at
+ *     most 200 ms, RFC 1122 4.2.3.2);
+ *   - the first TCP_QUICKACKS segments of a connection, and those after
+ *     out-of-order data, are ACKed without delay, so a peer in slow start
+ *     is not held back by our timer (Linux's quick-ACK mode);
+ *   - every out-of-order segment gets its own duplicate ACK at once, with
+ *     SACK blocks as they are at that moment (RFC 5681 4.2, RFC 2018 4):
+ *     never one for a batch, since the sender counts them;
+ *   - data that fills a gap, a duplicate (with its D-SACK), a FIN, and a
+ *     window that opened are ACKed at the next flush.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "core.h"
+#include "seq.h"
+#include "tcp.h"
+
+uint32_t tcp_rcv_window(struct sk_tcb *c)
+{
+    /* A passive open has no ring until ESTABLISHED: offer its future size. */
+    uint32_t cap = c->rcvbuf;
+    uint32_t used = c->rcvq.len;
+    uint32_t space = used < cap ? cap - used : 0;
+    uint32_t max = c->ws_ok ? (uint32_t)min_u64((uint64_t)65535 << c->rcv_wscale, 1u << 30) : 65535;
+    uint32_t win = min_u32(space, max);
+    /* Receiver side of SWS avoidance (RFC 9293 3.8.6.2.2): move the right
+     * edge only by at least min(buffer/2, MSS); never move it left
+     * (3.8.6.2.1: the window must not shrink). */
+    uint32_t step = min_u32(cap / 2, c->mss);
+    if (win < c->rcv_wnd + step)
+        win = c->rcv_wnd;
+    return win;
+}
+
+void tcp_rcv_ack_now(struct sk_tcb *c)
+{
+    c->ack_now = true;
+    tcb_want_output(c);
+}
+
+void tcp_rcv_ack_sent(struct sk_tcb *c)
+{
+    if (c->rcv_unacked && c->quickack)
+        c->quickack--;
+    c->ack_now = false;
+    c->rcv_unacked = 0;
+    c->dsack_pending = false;
+    tcp_timer_clear(c, TCP_T_DELACK);
+}
+
+void tcp_rcv_delack_timeout(struct sk_tcb *c)
+{
+    if (c->state == SK_CLOSED || c->state == SK_LISTEN)
+        return;
+    c->stack->ctr.tcp_delayed_acks++;
+    tcp_rcv_ack_now(c);
+}
+
+/* In-order data arrived: ACK now or later (the policy above). */
+static void ack_policy(struct sk_tcb *c, uint32_t len)
+{
+    struct sk_stack *s = c->stack;
+    c->rcv_unacked += len;
+    if (len > c->rcv_mss)
+        c->rcv_mss = (uint16_t)min_u32(len, UINT16_MAX);
+    if (c->quickack || c->rcv_unacked >= 2u * c->rcv_mss) {
+        tcp_rcv_ack_now(c);
+        return;
+    }
+    if (!tcp_timer_on(c, TCP_T_DELACK))
+        tcp_timer_set(c, TCP_T_DELACK, s->now + 1000ULL * s->cfg.tcp_delack_ms);
+}
+
+/* ---- out-of-order ranges: sorted by start, all above rcv_nxt ---- */
+
+uint32_t tcp_rcv_ooo_extent(const struct sk_tcb *c)
+{
+    return c->n_ooo ? c->ooo[c->n_ooo - 1].end - c->rcv_nxt : 0;
+}
+
+static void ooo_remove(struct sk_tcb *c, int i)
+{
+    memmove(&c->ooo[i], &c->ooo[i + 1], (size_t)(c->n_ooo - i - 1) * sizeof(c->ooo[0]));
+    c->n_ooo--;
+    if (c->ooo_last == i)
+        c->ooo_last = -1;
+    else if (c->ooo_last > i)
+        c->ooo_last--;
+}
+
+/* Records [start, end) as held; false if it could not be (the table is
+ * full: the bytes are then forgotten and the peer sends them again). */
+static bool ooo_add(struct sk_tcb *c, uint32_t start, uint32_t end)
+{
+    struct sk_stack *s = c->stack;
+    /* A duplicate of what a range holds already: D-SACK it, with the
+     * range as the next block (RFC 2883 4.1 (2)). */
+    for (int i = 0; i < c->n_ooo; i++)
+        if (seq_leq(c->ooo[i].start, start) && seq_leq(end, c->ooo[i].end)) {
+            c->dsack = (struct tcp_sack_block){start, end};
+            c->dsack_pending = true;
+            c->ooo_last = (int16_t)i;
+            s->ctr.tcp_dsack_out++;
+            return true;
+        }
+    /* Merge every range that touches [start, end). */
+    int first = -1, n = 0;
+    for (int i = 0; i < c->n_ooo; i++) {
+        struct tcp_ooo *r = &c->ooo[i];
+        if (seq_leq(r->start, end) && seq_leq(start, r->end)) {
+            start = seq_min(start, r->start);
+            end = seq_max(end, r->end);
+            if (first < 0)
+                first = i;
+            n++;
+        }
+    }
+    if (first >= 0) {
+        c->ooo[first].start = start;
+        c->ooo[first].end = end;
+        c->ooo[first].stamp = ++c->ooo_stamp;
+        for (int k = 1; k < n; k++)
+            ooo_remove(c, first + 1); /* the ones merged were consecutive */
+        c->ooo_last = (int16_t)first;
+        return true;
+    }
+    if (c->n_ooo == c->ooo_cap) {
+        uint16_t cap = c->ooo_cap ? (uint16_t)(2 * c->ooo_cap) : 8;
+        struct tcp_ooo *a = c->ooo_cap < TCP_OOO_MAX ? realloc(c->ooo, cap * sizeof(*a)) : NULL;
+        if (!a) {
+            s->ctr.drop_tcp_ooo_full++;
+            return false;
+        }
+        c->ooo = a;
+        c->ooo_cap = cap;
+    }
+    int at = 0;
+    while (at < c->n_ooo && seq_lt(c->ooo[at].start, start))
+        at++;
+    memmove(&c->ooo[at + 1], &c->ooo[at], (size_t)(c->n_ooo - at) * sizeof(c->ooo[0]));
+    c->ooo[at] = (struct tcp_ooo){start, end, ++c->ooo_stamp};
+    c->n_ooo++;
+    if (c->ooo_last >= at)
+        c->ooo_last++;
+    c->ooo_last = (int16_t)at;
+    return true;
+}
+
+/* Moves rcv_nxt over the ranges the new data reached; true if it did. */
+static bool ooo_merge(struct sk_tcb *c)
+{
+    bool moved = false;
+    while (c->n_ooo && seq_leq(c->ooo[0].start, c->rcv_nxt)) {
+        if (seq_gt(c->ooo[0].end, c->rcv_nxt)) {
+            uint32_t n = c->ooo[0].end - c->rcv_nxt;
+            c->rcvq.len += n; /* the bytes are already in place */
+            c->rcv_nxt += n;
+            c->rcv_wnd -= min_u32(n, c->rcv_wnd);
+            moved = true;
+        }
+        ooo_remove(c, 0);
+    }
+    return moved;
+}
+
+void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t len)
+{
+    struct sk_stack *s = c->stack;
+    uint32_t off = seq - c->rcv_nxt;
+    /* The window we announced never exceeds the ring, so the bytes fit. */
+    if (ring_write_at(&c->rcvq, c->rcvq.len + off, data, len) < 0) {
+        s->ctr.drop_tcp_rcv_nomem++;
+        return;
+    }
+    if (off == 0) {
+        c->rcvq.len += len;
+        c->rcv_nxt += len;
+        c->rcv_wnd -= min_u32(len, c->rcv_wnd);
+        tcb_event(c, SK_EV_READABLE);
+        if (c->n_ooo && ooo_merge(c)) {
+            /* A gap filled: ACK at once, so the sender's recovery moves on
+             * (RFC 5681 4.2). */
+            c->rcv_unacked += len;
+            tcp_rcv_ack_now(c);
+            return;
+        }
+        ack_policy(c, len);
+        return;
+    }
+    s->ctr.tcp_ooo_segments++;
+    if (!ooo_add(c, seq, seq + len))
+        return;
+    /* One duplicate ACK per out-of-order segment, now (RFC 5681 4.2): the
+     * sender counts them.  What follows the gap is ACKed at once too. */
+    c->quickack = TCP_QUICKACKS;
+    s->ctr.tcp_dupacks_out++;
+    tcp_send_ack(c);
+}
+
+void tcp_rcv_duplicate(struct sk_tcb *c, uint32_t seq, uint32_t end)
+{
+    /* RFC 2883 4.1 (1): the first block reports the duplicate. */
+    if (c->sack_ok) {
+        c->dsack = (struct tcp_sack_block){seq, end};
+        c->dsack_pending = true;
+        c->stack->ctr.tcp_dsack_out++;
+    }
+    tcp_rcv_ack_now(c);
+}
+
+void tcp_rcv_fin(struct sk_tcb *c)
+{
+    c->rcv_nxt += 1;
+    if (c->rcv_wnd)
+        c->rcv_wnd -= 1;
+    c->fin_received = true;
+    tcp_rcv_ack_now(c);
+}
+
+int tcp_rcv_sack_blocks(struct sk_tcb *c, struct tcp_sack_block *b, int max)
+{
+    int n = 0;
+    if (c->dsack_pending)
+        b[n++] = c->dsack;
+    /* RFC 2018 4: first the block of the most recent segment, then the
+     * others most recently changed first. */
+    uint32_t taken_stamp = UINT32_MAX;
+    if (c->ooo_last >= 0 && c->ooo_last < c->n_ooo && n < max) {
+        b[n++] = (struct tcp_sack_block){c->ooo[c->ooo_last].start, c->ooo[c->ooo_last].end};
+        taken_stamp = c->ooo[c->ooo_last].stamp;
+    }
+    uint32_t below = taken_stamp;
+    while (n < max) {
+        int best = -1;
+        for (int i = 0; i < c->n_ooo; i++)
+            if (c->ooo[i].stamp < below && (best < 0 || c->ooo[i].stamp > c->ooo[best].stamp))
+                best = i;
+        if (best < 0)
+            break;
+        b[n++] = (struct tcp_sack_block){c->ooo[best].start, c->ooo[best].end};
+        below = c->ooo[best].stamp;
+    }
+    return n;
+}
+
+void tcp_rcv_app_read(struct sk_tcb *c, uint32_t before)
+{
+    /* RFC 9293 3.8.6.2.2: tcp_rcv_window moves the right edge only by
+     * min(RCV.BUFF/2, MSS) or more (receiver SWS avoidance).  When it
+     * moves, a window update goes at once if the peer may be stalled on a
+     * window below one segment, or if the window at least doubled;
+     * otherwise the next ACK carries it.  (Waiting for an opening of a
+     * whole MSS would never reopen a zero window whose buffer is smaller
+     * than an MSS: the peer would have to probe.) */
+    uint32_t after = tcp_rcv_window(c);
+    if (c->state != SK_CLOSED && c->state != SK_TIME_WAIT && after > before &&
+        (before < c->mss || after >= 2 * before))
+        tcp_rcv_ack_now(c);
+    /* A drained queue gives its memory back. */
+    if (c->rcvq.len == 0)
+        ring_trim(&c->rcvq, tcp_rcv_ooo_extent(c));
+}
+
+void tcp_rcv_free(struct sk_tcb *c)
+{
+    free(c->ooo);
+    c->ooo = NULL;
+    c->n_ooo = c->ooo_cap = 0;
+    c->ooo_last = -1;
+}
