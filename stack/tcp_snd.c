@@ -48,6 +48,41 @@
 #define TLP_MIN_US 10000u
 #define DUPTHRESH  3
 
+static const char *const note_names[SK_NOTE_COUNT] = {
+    [SK_NOTE_RTX_RECOVERY] = "fast retransmit",
+    [SK_NOTE_RTX_LOSS] = "RTO retransmit",
+    [SK_NOTE_TLP] = "tail loss probe",
+    [SK_NOTE_RTO] = "retransmission timeout",
+    [SK_NOTE_RECOVERY] = "recovery",
+    [SK_NOTE_RECOVERED] = "recovered",
+    [SK_NOTE_UNDO] = "undo",
+    [SK_NOTE_KEEPALIVE] = "keep-alive probe",
+};
+
+const char *sk_note_name(int kind)
+{
+    return kind >= 0 && kind < SK_NOTE_COUNT ? note_names[kind] : "?";
+}
+
+/* Tells the observer, if there is one (nothing is built otherwise). */
+static void note(struct sk_tcb *c, int kind, uint32_t seq, uint32_t end)
+{
+    struct sk_stack *s = c->stack;
+    if (!s->cfg.on_note)
+        return;
+    struct sk_tcp_note n = {.conn = c,
+                            .laddr = c->laddr,
+                            .raddr = c->raddr,
+                            .lport = c->lport,
+                            .rport = c->rport,
+                            .kind = kind,
+                            .seq = seq,
+                            .end = end,
+                            .cwnd = c->cc.cwnd,
+                            .ssthresh = c->cc.ssthresh};
+    s->cfg.on_note(s->cfg.observer_ctx, &n, s->now);
+}
+
 /* ---- the scoreboard: a ring of records in sequence order ---- */
 
 static inline uint32_t sb_slot(const struct tcp_scoreboard *sb, uint32_t i)
@@ -367,6 +402,7 @@ static void enter_recovery(struct sk_tcb *c)
     s->ctr.tcp_congestion_events++;
     s->ctr.tcp_fast_retransmits++;
     c->n_fast_rtx++;
+    note(c, SK_NOTE_RECOVERY, c->snd_una, c->snd_max);
 }
 
 static void undo(struct sk_tcb *c)
@@ -380,6 +416,7 @@ static void undo(struct sk_tcb *c)
     c->undo_eifel = c->undo_dsack = false;
     s->ctr.tcp_spurious_undo++;
     c->n_undo++;
+    note(c, SK_NOTE_UNDO, c->snd_una, c->snd_max);
 }
 
 /* Records marked lost by a spurious RTO were not lost: back on the
@@ -466,6 +503,8 @@ static void exit_recovery(struct sk_tcb *c)
     if (c->undo_dsack && c->undo_sent && c->undo_retrans <= 0)
         undo(c);
     c->undo_eifel = c->undo_dsack = false;
+    if (c->ca_state != TCP_CA_OPEN)
+        note(c, SK_NOTE_RECOVERED, c->snd_una, c->snd_max);
     c->ca_state = TCP_CA_OPEN;
     c->dupacks = 0;
     if (c->rack.reo_wnd_persist && --c->rack.reo_wnd_persist == 0)
@@ -515,6 +554,9 @@ static void retransmit(struct sk_tcb *c, struct tcp_rec *r, uint32_t slot, bool 
     s->ctr.tcp_retransmits++;
     if (c->ca_state == TCP_CA_RECOVERY && c->sack_ok)
         s->ctr.tcp_sack_rtx++;
+    note(c, !episode ? SK_NOTE_TLP
+                     : c->ca_state == TCP_CA_LOSS ? SK_NOTE_RTX_LOSS : SK_NOTE_RTX_RECOVERY,
+         r->start, r->end);
     if (!episode)
         return;
     /* The first retransmission of an episode: its TSval tells an echo of
@@ -1046,6 +1088,7 @@ void tcp_snd_tlp_timeout(struct sk_tcb *c)
     }
     if (c->snd_max != before) {
         c->rack.tlp_retrans = false;
+        note(c, SK_NOTE_TLP, before, c->snd_max);
     } else {
         uint32_t i = sb->n;
         while (i > 0 && (sb_at(sb, i - 1)->flags & REC_SACKED))
@@ -1166,6 +1209,7 @@ void tcp_snd_rto_timeout(struct sk_tcb *c)
     }
     s->ctr.tcp_timeouts++;
     c->n_rto++;
+    note(c, SK_NOTE_RTO, c->snd_una, c->snd_max);
     if (c->backoff >= s->cfg.tcp_max_retries) {
         s->ctr.tcp_aborts_timeout++;
         tcb_close(c, SK_ETIMEDOUT);
@@ -1275,5 +1319,6 @@ void tcp_snd_keepalive_timeout(struct sk_tcb *c)
     tcp_write_segment(c, &(struct tcp_out_seg){.seq = c->snd_una - 1, .flags = TCP_ACK});
     c->ka_sent++;
     s->ctr.tcp_keepalive_probes++;
+    note(c, SK_NOTE_KEEPALIVE, c->snd_una - 1, c->snd_una - 1);
     tcp_timer_set(c, TCP_T_KEEPALIVE, s->now + c->ka_intvl_us);
 }

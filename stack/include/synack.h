@@ -97,6 +97,30 @@ struct sk_state_change {
     char cause[48];
 };
 
+/* Loss recovery as it happens, for --states, the ladder and gdb: each
+ * retransmission with its cause, and the congestion events. */
+enum sk_note_kind {
+    SK_NOTE_RTX_RECOVERY, /* a segment resent in fast recovery (SACK/RACK or dup ACKs) */
+    SK_NOTE_RTX_LOSS,     /* a segment resent after a retransmission timeout */
+    SK_NOTE_TLP,          /* a tail loss probe (RFC 8985 7) */
+    SK_NOTE_RTO,          /* the retransmission timer expired (RFC 6298) */
+    SK_NOTE_RECOVERY,     /* fast recovery began: a congestion event */
+    SK_NOTE_RECOVERED,    /* recovery ended (fast or after an RTO) */
+    SK_NOTE_UNDO,         /* the last congestion event was spurious: undone */
+    SK_NOTE_KEEPALIVE,    /* a keep-alive probe */
+    SK_NOTE_COUNT
+};
+/* "fast retransmit", "RTO retransmit", ... */
+const char *sk_note_name(int kind);
+struct sk_tcp_note {
+    const sk_conn *conn;
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    int kind;            /* enum sk_note_kind */
+    uint32_t seq, end;   /* the segment's range, for retransmissions and probes */
+    uint32_t cwnd, ssthresh; /* after the event, bytes (ssthresh UINT32_MAX: none yet) */
+};
+
 struct sk_config {
     uint8_t mac[6];
     uint32_t addr;       /* our IPv4 address */
@@ -127,9 +151,11 @@ struct sk_config {
     bool tcp_fixed_isn_key;   /* tests: use tcp_isn_key instead of random bytes */
     uint8_t tcp_isn_key[16];
 
-    /* Observers, may be NULL: every frame in and out, every TCP state change. */
+    /* Observers, may be NULL: every frame in and out, every TCP state
+     * change, every retransmission and congestion event. */
     void (*on_frame)(void *ctx, enum sk_dir dir, const uint8_t *frame, size_t len, uint64_t now);
     void (*on_state)(void *ctx, const struct sk_state_change *change, uint64_t now);
+    void (*on_note)(void *ctx, const struct sk_tcp_note *note, uint64_t now);
     void *observer_ctx;
 };
 
