@@ -376,6 +376,18 @@ static uint32_t rack_detect_loss(struct sk_tcb *c)
 
 /* ---- congestion events and recovery ---- */
 
+/* What a congestion event reduces from.  RFC 5681 eqn. 4 and RFC 9438 4.6
+ * say FlightSize; RFC 9438 notes implementations (Linux among them) that
+ * use cwnd.  We take cwnd when the sender was filling it: our ACKs arrive
+ * in batches, so at the moment a loss is seen the flight has often
+ * drained well below what the path was carrying.  An app-limited sender
+ * reduces from its FlightSize, so an unused cwnd cannot inflate it. */
+static uint32_t reduction_base(const struct sk_tcb *c)
+{
+    uint32_t flight = c->snd_max - c->snd_una;
+    return c->cwnd_limited ? max_u32(flight, c->cc.cwnd) : flight;
+}
+
 static void save_for_undo(struct sk_tcb *c)
 {
     c->prior_cwnd = c->cc.cwnd;
@@ -392,7 +404,7 @@ static void enter_recovery(struct sk_tcb *c)
     c->undo_retrans = 0;
     c->undo_sent = 0;
     c->undo_marker = c->snd_una;
-    c->cc.ops->on_congestion(&c->cc, flight, s->now);
+    c->cc.ops->on_congestion(&c->cc, reduction_base(c), s->now);
     c->ca_state = TCP_CA_RECOVERY;
     c->after_rto = false;
     c->recover = c->snd_max;
@@ -804,7 +816,7 @@ static void tlp_ack(struct sk_tcb *c)
      * one of the two copies was lost, a congestion event (7.4.2). */
     struct sk_stack *s = c->stack;
     save_for_undo(c);
-    c->cc.ops->on_congestion(&c->cc, c->snd_max - c->snd_una, s->now);
+    c->cc.ops->on_congestion(&c->cc, reduction_base(c), s->now);
     c->cc.cwnd = max_u32(c->cc.ssthresh, 2u * c->mss_data);
     s->ctr.tcp_congestion_events++;
     s->ctr.tcp_tlp_recoveries++;
