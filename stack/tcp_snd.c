@@ -246,11 +246,12 @@ uint32_t tcp_snd_pipe(const struct sk_tcb *c)
 {
     /* RFC 6675's pipe, as Linux counts it: what was sent and is neither
      * SACKed nor judged lost (a retransmission counts once, itself).
-     * Without SACK each duplicate ACK stands for one segment that left the
-     * network (RFC 5681 3.2 step 4's inflation, counted the other way). */
+     * Without SACK, in recovery, each duplicate ACK stands for one segment
+     * that left the network (RFC 5681 3.2 step 4's inflation, counted the
+     * other way); before it, limited transmit (RFC 3042) does that job. */
     uint32_t flight = c->snd_max - c->snd_una;
     uint32_t out = c->sb.sacked + c->sb.lost;
-    if (!c->sack_ok)
+    if (!c->sack_ok && c->ca_state == TCP_CA_RECOVERY)
         out += min_u32(c->dupacks, DUPTHRESH + 64) * (uint32_t)c->mss_data;
     return flight > out ? flight - out : 0;
 }
@@ -300,17 +301,25 @@ static bool sent_after(uint64_t t1, uint32_t s1, uint64_t t2, uint32_t s2)
     return t1 > t2 || (t1 == t2 && seq_gt(s1, s2));
 }
 
-/* Step 2: a segment was delivered (cumulatively or by SACK). */
-static void rack_delivered(struct sk_tcb *c, const struct tcp_rec *r, uint32_t tsecr_ok)
+/* The TSval a record's latest transmission carried: our timestamp clock
+ * is the microsecond clock in milliseconds plus the offset (tcp_ts_now). */
+static uint32_t rec_tsval(const struct sk_tcb *c, const struct tcp_rec *r)
+{
+    return (uint32_t)(r->xmit_us / 1000) + c->ts_offset;
+}
+
+/* Step 2: a segment was delivered (cumulatively or by SACK); g is the ACK. */
+static void rack_delivered(struct sk_tcb *c, const struct tcp_rec *r, const struct tcp_seg *g)
 {
     struct tcp_rack *k = &c->rack;
     uint64_t now = c->stack->now;
     uint32_t rtt = (uint32_t)min_u64(now - r->xmit_us, UINT32_MAX);
     if (r->flags & REC_EVER_RETRANS) {
-        /* The ACK may be for the first copy: only a round trip longer than
-         * the smallest seen can be the retransmission's (6.2 step 2);
-         * timestamps settle it when they are on. */
-        if (!tsecr_ok && rtt < k->min_rtt_us)
+        /* The ACK may be for an earlier copy (6.2 step 2): with timestamps
+         * the echo tells, else only a round trip at least the smallest
+         * seen can be the retransmission's. */
+        bool ts = c->ts_ok && g->opt.ts && g->opt.tsecr;
+        if (ts ? seq_lt(g->opt.tsecr, rec_tsval(c, r)) : rtt < k->min_rtt_us)
             return;
     }
     k->rtt_us = rtt;
@@ -319,6 +328,21 @@ static void rack_delivered(struct sk_tcb *c, const struct tcp_rec *r, uint32_t t
         k->xmit_us = r->xmit_us;
         k->end_seq = r->end;
     }
+}
+
+/* Step 3: a segment delivered below the highest one SACKed, never
+ * having been resent, arrived out of order: the path reorders. */
+static void seen_reordering_below(struct sk_tcb *c, const struct tcp_rec *r, uint32_t fack)
+{
+    if (c->rack.reord || (r->flags & REC_EVER_RETRANS) || !seq_lt(r->end, fack))
+        return;
+    c->rack.reord = true;
+    c->stack->ctr.tcp_reordering++;
+}
+
+static void seen_reordering(struct sk_tcb *c, const struct tcp_rec *r)
+{
+    seen_reordering_below(c, r, c->sb.fack);
 }
 
 /* Step 4: the reordering window. */
@@ -742,10 +766,9 @@ static bool is_dsack(const struct tcp_seg *g)
 }
 
 /* Marks SACKed what the blocks cover; returns the bytes newly SACKed. */
-static uint32_t process_sack(struct sk_tcb *c, const struct tcp_seg *g, bool dsack, bool tsok)
+static uint32_t process_sack(struct sk_tcb *c, const struct tcp_seg *g, bool dsack)
 {
     struct tcp_scoreboard *sb = &c->sb;
-    struct sk_stack *s = c->stack;
     uint32_t newly = 0;
     uint32_t fack_before = sb->fack;
     for (int b = dsack ? 1 : 0; b < g->opt.nsack; b++) {
@@ -761,13 +784,8 @@ static uint32_t process_sack(struct sk_tcb *c, const struct tcp_seg *g, bool dsa
                 break;
             if ((r->flags & REC_SACKED) || seq_lt(r->start, start) || seq_gt(r->end, end))
                 continue;
-            /* RFC 8985 6.2 step 3: delivered below the highest SACKed
-             * sequence without having been resent: reordering. */
-            if (!(r->flags & REC_EVER_RETRANS) && seq_lt(r->end, fack_before) && !c->rack.reord) {
-                c->rack.reord = true;
-                s->ctr.tcp_reordering++;
-            }
-            rack_delivered(c, r, tsok);
+            seen_reordering_below(c, r, fack_before);
+            rack_delivered(c, r, g);
             mark_sacked(c, r, sb_slot(sb, i));
             newly += rec_len(r);
             if (seq_gt(r->end, sb->fack))
@@ -897,7 +915,8 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
             struct tcp_rec *r = sb_at(sb, 0);
             if (!(r->flags & REC_SACKED)) {
                 delivered += rec_len(r);
-                rack_delivered(c, r, tsok);
+                seen_reordering(c, r);
+                rack_delivered(c, r, g);
                 /* Karn (RFC 6298 3): time only what was sent once. */
                 if (!(r->flags & REC_EVER_RETRANS)) {
                     rtt = s->now - r->xmit_us;
@@ -957,7 +976,7 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
         dsack = is_dsack(g);
         if (dsack)
             dsack_received(c, g);
-        delivered += process_sack(c, g, dsack, tsok);
+        delivered += process_sack(c, g, dsack);
     }
 
     /* Duplicate ACKs (RFC 5681 2): nothing new acknowledged, no data, the
@@ -1001,15 +1020,20 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
         enter_recovery(c);
         first = true;
     }
-    if (c->ca_state != TCP_CA_OPEN && seq_geq(c->snd_una, c->recover) && acked)
+    bool ended = false;
+    if (c->ca_state != TCP_CA_OPEN && seq_geq(c->snd_una, c->recover) && acked) {
+        ended = c->ca_state == TCP_CA_RECOVERY;
         exit_recovery(c);
+    }
 
     tlp_ack(c);
 
     if (c->ca_state == TCP_CA_RECOVERY) {
         c->prr_quota = prr_sndcnt(c, delivered, first);
         tcb_want_output(c);
-    } else if (delivered && acked + delivered > 0) {
+    } else if (delivered && !ended) {
+        /* (The ACK that ends fast recovery leaves cwnd = ssthresh, RFC
+         * 6937; growth starts with the next.) */
         /* Outside fast recovery (also in LOSS, where cwnd slow-starts from
          * one segment): the algorithm grows cwnd. */
         bool ss = c->cc.cwnd < c->cc.ssthresh;
