@@ -247,7 +247,8 @@ int main(int argc, char **argv)
     for (int s = 0; s < NSERVICES; s++)
         d.enabled[s] = true;
     enum { OPT_NO = 1 };
-    struct option longopts[16];
+    /* The shared options, a --no-SERVICE each, --help, and the {NULL}. */
+    struct option longopts[HOST_N_LONG_OPTS + NSERVICES + 2];
     int nl = 0;
     for (const struct option *o = host_long_opts; o->name; o++)
         longopts[nl++] = *o;
@@ -297,6 +298,11 @@ int main(int argc, char **argv)
         if (!d.listeners[s]) {
             fprintf(stderr, "tapd: cannot listen on port %u: %s\n", services[s].port,
                     sk_strerror(e));
+            host_down(&h);
+            return 1;
+        }
+        /* Every connection of the service starts with the listener's options. */
+        if (host_conn_opts(&h, d.listeners[s]) < 0) {
             host_down(&h);
             return 1;
         }

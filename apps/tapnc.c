@@ -387,13 +387,13 @@ int main(int argc, char **argv)
     struct host_opts ho;
     host_opts_init(&ho);
     struct nc nc = {0};
-    static const struct option extra[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    struct option longopts[16];
+    /* The shared options, --help, and the {NULL} at the end. */
+    struct option longopts[HOST_N_LONG_OPTS + 2];
     int nl = 0;
     for (const struct option *o = host_long_opts; o->name; o++)
         longopts[nl++] = *o;
-    longopts[nl++] = extra[0];
-    longopts[nl] = extra[1];
+    longopts[nl++] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[nl] = (struct option){NULL, 0, NULL, 0};
 
     const char *pflag = NULL;
     int ch;
@@ -506,6 +506,11 @@ int main(int argc, char **argv)
             host_down(&h);
             return 1;
         }
+        /* Its connections start with the listener's options. */
+        if (host_conn_opts(&h, nc.listener) < 0) {
+            host_down(&h);
+            return 1;
+        }
         if (nc.verbose)
             fprintf(stderr, "Listening on %s %u\n", ip_str(ho.addr, a), nc.port);
     } else if (nc.connect) {
@@ -517,6 +522,12 @@ int main(int argc, char **argv)
             return 1;
         }
         nc.conns[nc.nconns++] = (struct conn){.c = c};
+        /* Before host_run's first flush sends the SYN, which offers the
+         * window scale the buffer sizes decide. */
+        if (host_conn_opts(&h, c) < 0) {
+            host_down(&h);
+            return 1;
+        }
     }
     if (tcp) {
         /* Non-blocking stdin and stdout, so neither can stall the stack;

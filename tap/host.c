@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,18 @@ enum {
     OPT_LADDER,
     OPT_LADDER_SVG,
     OPT_IMPAIR,
+    OPT_SNDBUF,
+    OPT_RCVBUF,
+    OPT_NODELAY,
+    OPT_KEEPALIVE,
+    OPT_CC,
 };
 
 /* For gdb (docs/gdb/synack.py): the stack of this process.  The core has
  * no globals; this one lives on the Linux side and only points. */
 sk_stack *synack_gdb_stack;
 
+/* Sized by the declaration in host.h: a mismatch does not compile. */
 const struct option host_long_opts[] = {
     {"tap", required_argument, NULL, OPT_TAP},
     {"addr", required_argument, NULL, OPT_ADDR},
@@ -48,6 +55,11 @@ const struct option host_long_opts[] = {
     {"ladder", no_argument, NULL, OPT_LADDER},
     {"ladder-svg", required_argument, NULL, OPT_LADDER_SVG},
     {"impair", required_argument, NULL, OPT_IMPAIR},
+    {"sndbuf", required_argument, NULL, OPT_SNDBUF},
+    {"rcvbuf", required_argument, NULL, OPT_RCVBUF},
+    {"nodelay", no_argument, NULL, OPT_NODELAY},
+    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+    {"cc", required_argument, NULL, OPT_CC},
     {NULL, 0, NULL, 0},
 };
 
@@ -61,11 +73,22 @@ const char host_opts_help[] =
     "                     loss=5%,dup=1%,reorder=2%,corrupt=0.5%,delay=10ms,jitter=2ms,\n"
     "                     rate=100mbit,seed=7,limit=1000; may be repeated (docs/impair.md)\n"
     "  -v                 verbose: connections, and counters at exit\n"
+    "TCP options, for every connection and listener:\n"
+    "  --sndbuf BYTES     send buffer, 1024 to 1G; K, M and G are 2^10, 2^20, 2^30\n"
+    "                     (default 4M)\n"
+    "  --rcvbuf BYTES     receive buffer, the most the window offers; it sets the\n"
+    "                     window scale (default 4M)\n"
+    "  --nodelay          send small segments at once: Nagle's algorithm off\n"
+    "  --keepalive I,N,C  keep-alive: a probe after I seconds idle, then every N\n"
+    "                     seconds; give up after C unanswered probes (e.g. 10,2,3)\n"
+    "  --cc ALGO          congestion control: cubic (default) or newreno\n"
     "Seeing it work:\n"
     "  --trace            print every frame in and out as tcpdump -nn does (stderr)\n"
-    "  --states           print every TCP state change and its cause (stderr)\n"
+    "  --states           print every TCP state change and its cause, and every\n"
+    "                     retransmission and congestion event (stderr)\n"
     "  --pcap FILE        write every frame in and out to FILE (pcap, for tcpdump -r)\n"
-    "  --ladder           draw each connection's ladder diagram when it ends (stderr)\n"
+    "  --ladder           draw each connection's ladder diagram when it ends (stderr);\n"
+    "                     retransmissions are drawn ====>\n"
     "  --ladder-svg FILE  write the first connection's ladder diagram as SVG\n"
     "  SIGUSR1            print counters and live connections (as -v does at exit)\n";
 
@@ -113,6 +136,66 @@ const char *ip_str(uint32_t addr, char buf[16])
     struct in_addr a = {htonl(addr)};
     inet_ntop(AF_INET, &a, buf, 16);
     return buf;
+}
+
+/* A byte count: digits and an optional K, M or G (binary, as ss and
+ * sysctl sizes are), 1024 to 1 GiB, the core's bounds. */
+static int parse_size(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9') /* no sign, no space */
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (*end || v > (1ull << 30) >> shift)
+        return -1;
+    v <<= shift;
+    if (v < 1024)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* IDLE,INTERVAL,COUNT: positive integers within Linux's own limits for
+ * TCP_KEEPIDLE, TCP_KEEPINTVL (32767 s) and TCP_KEEPCNT (127). */
+static int parse_keepalive(const char *s, uint32_t out[3])
+{
+    static const unsigned long max[3] = {32767, 32767, 127};
+    const char *p = s;
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return -1;
+        errno = 0;
+        unsigned long v = strtoul(p, &end, 10);
+        if (errno || end == p || v < 1 || v > max[i] || *end != (i < 2 ? ',' : '\0'))
+            return -1;
+        out[i] = (uint32_t)v;
+        p = end + 1;
+    }
+    return 0;
 }
 
 int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *prog)
@@ -172,6 +255,38 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
             return -1;
         }
         o->impair = true;
+        return 1;
+    }
+    case OPT_SNDBUF:
+    case OPT_RCVBUF:
+        if (parse_size(arg, id == OPT_SNDBUF ? &o->sndbuf : &o->rcvbuf) < 0) {
+            fprintf(stderr,
+                    "%s: bad %s '%s': expected a size from 1024 bytes to 1G, like 65536, 256K "
+                    "or 4M\n",
+                    prog, id == OPT_SNDBUF ? "--sndbuf" : "--rcvbuf", arg);
+            return -1;
+        }
+        return 1;
+    case OPT_NODELAY:
+        o->nodelay = true;
+        return 1;
+    case OPT_KEEPALIVE:
+        if (parse_keepalive(arg, o->keepalive) < 0) {
+            memset(o->keepalive, 0, sizeof(o->keepalive));
+            fprintf(stderr,
+                    "%s: bad --keepalive '%s': expected IDLE,INTERVAL,COUNT like 10,2,3 (IDLE "
+                    "and INTERVAL in seconds, 1 to 32767; COUNT probes, 1 to 127)\n",
+                    prog, arg);
+            return -1;
+        }
+        return 1;
+    case OPT_CC: {
+        int cc = sk_cc_from_name(arg);
+        if (cc < 0) {
+            fprintf(stderr, "%s: bad --cc '%s': expected cubic or newreno\n", prog, arg);
+            return -1;
+        }
+        o->cc = cc;
         return 1;
     }
     default:
@@ -288,6 +403,43 @@ static void observe_state(void *ctx, const struct sk_state_change *ch, uint64_t 
         ladder_conn_done(h->ladder, ch->laddr, ch->lport, ch->raddr, ch->rport);
 }
 
+/* A note of the core (loss recovery, probes): one line for --states, and
+ * the cause of a segment the ladder just drew.  Sequence numbers are ours,
+ * relative to our ISS as in the ladder and tcpdump's relative numbers. */
+static void observe_note(void *ctx, const struct sk_tcp_note *n, uint64_t now)
+{
+    struct host *h = ctx;
+    (void)now;
+    bool segment = n->kind == SK_NOTE_RTX_RECOVERY || n->kind == SK_NOTE_RTX_LOSS ||
+                   n->kind == SK_NOTE_TLP || n->kind == SK_NOTE_KEEPALIVE;
+    if (h->opts.states) {
+        struct sk_conn_info i;
+        sk_conn_info(n->conn, &i);
+        uint32_t seq = n->seq - i.iss, end = n->end - i.iss;
+        char a[16], b[16], range[32];
+        /* A state change reads "A B FROM -> TO (cause)"; a note "A B * what ...". */
+        fprintf(stderr, "%s:%u %s:%u * %s", ip_str(n->laddr, a), n->lport, ip_str(n->raddr, b),
+                n->rport, sk_note_name(n->kind));
+        if (seq == end)
+            snprintf(range, sizeof(range), "%u", seq);
+        else
+            snprintf(range, sizeof(range), "%u:%u", seq, end);
+        if (segment)
+            fprintf(stderr, " seq %s", range);
+        else /* the events: what was in flight, from SND.UNA to the highest sent */
+            fprintf(stderr, " (in flight %s)", range);
+        if (!segment) {
+            fprintf(stderr, " cwnd %u", n->cwnd);
+            if (n->ssthresh != UINT32_MAX)
+                fprintf(stderr, " ssthresh %u", n->ssthresh);
+        }
+        fputc('\n', stderr);
+    }
+    if (h->ladder && segment)
+        ladder_note(h->ladder, n->laddr, n->lport, n->raddr, n->rport, n->seq,
+                    sk_note_name(n->kind));
+}
+
 static int observers_up(struct host *h, struct sk_config *cfg)
 {
     const struct host_opts *o = &h->opts;
@@ -309,8 +461,10 @@ static int observers_up(struct host *h, struct sk_config *cfg)
     }
     if (h->trace || h->pcap_dumper || h->ladder)
         cfg->on_frame = observe_frame;
-    if (o->states || h->ladder)
+    if (o->states || h->ladder) {
         cfg->on_state = observe_state;
+        cfg->on_note = observe_note;
+    }
     cfg->observer_ctx = h;
     return 0;
 }
@@ -453,6 +607,35 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     return 0;
 }
 
+int host_conn_opts(struct host *h, sk_conn *c)
+{
+    const struct host_opts *ho = &h->opts;
+    struct sk_tcp_opts o;
+    /* What the connection has (the stack's defaults), with what was asked
+     * for on top: an option not given leaves the default alone. */
+    sk_conn_get_opts(c, &o);
+    if (ho->sndbuf)
+        o.sndbuf = ho->sndbuf;
+    if (ho->rcvbuf)
+        o.rcvbuf = ho->rcvbuf;
+    if (ho->nodelay)
+        o.nodelay = true;
+    if (ho->keepalive[0]) {
+        o.keepalive_idle_ms = ho->keepalive[0] * 1000;
+        o.keepalive_intvl_ms = ho->keepalive[1] * 1000;
+        o.keepalive_count = ho->keepalive[2];
+    }
+    if (ho->cc)
+        o.cc = ho->cc;
+    int e = sk_conn_set_opts(c, &o);
+    if (e < 0) {
+        fprintf(stderr, "%s: cannot set the TCP options (--sndbuf, --rcvbuf, --keepalive...): %s\n",
+                h->prog, sk_strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
 int host_watch(struct host *h, int fd, short events, host_fd_cb cb, void *ctx)
 {
     if (h->nwatch == HOST_MAX_WATCH)
@@ -529,6 +712,26 @@ static const char *ss_state(int st)
     return st >= 0 && st < SK_STATE_COUNT ? n[st] : "?";
 }
 
+/* Appends to a line of at most cap bytes. */
+static void addf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void addf(char *buf, size_t cap, const char *fmt, ...)
+{
+    size_t n = strlen(buf);
+    if (n + 1 >= cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+/* Two lines a connection, as `ss -tni` prints them: the state, queues and
+ * endpoints, then the TCP details in ss's words and order (its flags "ts"
+ * and "sack", the algorithm, "wscale:SND,RCV", rto, rtt, mss, cwnd, ...;
+ * like ss, counts that are 0 are left out), then what ss has no word for:
+ * the recovery state (ca), the loss recovery counts of this connection,
+ * and the sequence numbers, relative to the ISS and IRS.  Bytes where ss
+ * counts segments (cwnd, ssthresh, unacked, lost, sacked); times in ms. */
 static void print_conn(void *ctx, const sk_conn *c)
 {
     (void)ctx;
@@ -542,14 +745,51 @@ static void print_conn(void *ctx, const sk_conn *c)
         snprintf(r, sizeof(r), "*:*");
     fprintf(stderr, "%-11s %-7u %-7u %-21s %-21s\n", ss_state(i.state), i.recv_queued,
             i.send_queued, l, r);
-    if (i.state == SK_LISTEN)
+    /* ss shows nothing more for listeners and TIME-WAIT. */
+    if (i.state == SK_LISTEN || i.state == SK_TIME_WAIT || i.state == SK_CLOSED)
         return;
-    fprintf(stderr,
-            "\t mss:%u rto:%.0f rtt:%.3f/%.3f cwnd:%u ssthresh:%u snd_una:%u snd_nxt:%u "
-            "snd_wnd:%u rcv_nxt:%u rcv_wnd:%u unacked:%u retrans:%u\n",
-            i.mss, i.rto_us / 1000.0, i.srtt_us / 1000.0, i.rttvar_us / 1000.0, i.cwnd,
-            i.ssthresh == UINT32_MAX ? 0 : i.ssthresh, i.snd_una - i.iss, i.snd_nxt - i.iss,
-            i.snd_wnd, i.rcv_nxt - i.irs, i.rcv_wnd, i.unacked, i.retransmits);
+    char d[512] = "";
+    if (i.timestamps)
+        addf(d, sizeof(d), " ts");
+    if (i.sack)
+        addf(d, sizeof(d), " sack");
+    addf(d, sizeof(d), " %s", i.cc && i.cc[0] ? i.cc : "?");
+    if (i.snd_wscale >= 0 && i.rcv_wscale >= 0)
+        addf(d, sizeof(d), " wscale:%d,%d", i.snd_wscale, i.rcv_wscale);
+    addf(d, sizeof(d), " rto:%.0f", i.rto_us / 1000.0);
+    if (i.srtt_us)
+        addf(d, sizeof(d), " rtt:%.3f/%.3f", i.srtt_us / 1000.0, i.rttvar_us / 1000.0);
+    addf(d, sizeof(d), " mss:%u cwnd:%u", i.mss, i.cwnd);
+    if (i.ssthresh != UINT32_MAX)
+        addf(d, sizeof(d), " ssthresh:%u", i.ssthresh);
+    if (i.unacked)
+        addf(d, sizeof(d), " unacked:%u", i.unacked);
+    if (i.in_flight)
+        addf(d, sizeof(d), " in_flight:%u", i.in_flight);
+    if (i.retransmits)
+        addf(d, sizeof(d), " retrans:%u", i.retransmits);
+    if (i.lost)
+        addf(d, sizeof(d), " lost:%u", i.lost);
+    if (i.sacked)
+        addf(d, sizeof(d), " sacked:%u", i.sacked);
+    if (i.reordering)
+        addf(d, sizeof(d), " reordering");
+    if (i.min_rtt_us && i.min_rtt_us != UINT32_MAX)
+        addf(d, sizeof(d), " minrtt:%.3f", i.min_rtt_us / 1000.0);
+    addf(d, sizeof(d), " ca:%s", i.ca_state ? i.ca_state : "?");
+    if (i.fast_retransmits)
+        addf(d, sizeof(d), " fast_rtx:%u", i.fast_retransmits);
+    if (i.timeouts)
+        addf(d, sizeof(d), " timeouts:%u", i.timeouts);
+    if (i.tail_loss_probes)
+        addf(d, sizeof(d), " tlp:%u", i.tail_loss_probes);
+    if (i.undos)
+        addf(d, sizeof(d), " undo:%u", i.undos);
+    addf(d, sizeof(d), " snd_una:%u snd_nxt:%u snd_wnd:%u rcv_nxt:%u rcv_wnd:%u", i.snd_una - i.iss,
+         i.snd_nxt - i.iss, i.snd_wnd, i.rcv_nxt - i.irs, i.rcv_wnd);
+    if (i.rcv_ooo)
+        addf(d, sizeof(d), " ooo:%u", i.rcv_ooo);
+    fprintf(stderr, "\t%s\n", d);
 }
 
 void host_print_conns(struct host *h)

@@ -29,11 +29,20 @@ struct host_opts {
     /* A bad link (docs/impair.md): */
     bool impair;            /* --impair given */
     struct impair_cfg impair_cfg;
+    /* TCP options of every listener and connection (host_conn_opts): */
+    uint32_t sndbuf, rcvbuf; /* --sndbuf, --rcvbuf: bytes, 0 for the stack's default */
+    bool nodelay;            /* --nodelay: Nagle off */
+    uint32_t keepalive[3];   /* --keepalive IDLE,INTERVAL,COUNT (s, s, probes); [0] 0: off */
+    int cc;                  /* --cc: enum sk_cc, SK_CC_DEFAULT for the stack's */
 };
 
-/* The long options every app takes; their ids start at HOST_OPT_BASE. */
-#define HOST_OPT_BASE 1000
-extern const struct option host_long_opts[];
+/* The long options every app takes; their ids start at HOST_OPT_BASE.
+ * HOST_N_LONG_OPTS of them, then the {NULL} that ends the table: an app
+ * makes room for them and its own (the sizes must agree, or host.c does
+ * not compile). */
+#define HOST_OPT_BASE    1000
+#define HOST_N_LONG_OPTS 15
+extern const struct option host_long_opts[HOST_N_LONG_OPTS + 1];
 extern const char host_opts_help[];
 void host_opts_init(struct host_opts *o);
 /* Handles a shared option id; 1 if it was one, 0 if not, -1 on a bad value
@@ -93,6 +102,13 @@ uint64_t host_now(void);
 /* Opens the TAP, configures its host side, creates the stack.  Prints a
  * message and returns -1 on failure. */
 int host_up(struct host *h, const struct host_opts *o, const char *prog);
+/* Gives a connection or a listener the TCP options of --sndbuf, --rcvbuf,
+ * --nodelay, --keepalive and --cc.  Call it right after sk_listen or
+ * sk_connect, before the loop's first sk_flush sends the SYN: the buffer
+ * sizes decide the window scale the SYN offers.  A listener passes them on
+ * to the connections it accepts.  Prints a message and returns -1 if the
+ * stack refuses them. */
+int host_conn_opts(struct host *h, sk_conn *c);
 /* Runs until host_stop or a signal; returns the exit code. */
 int host_run(struct host *h);
 void host_stop(struct host *h, int code);

@@ -88,6 +88,21 @@ void ladder_frame(struct ladder *l, const uint8_t *f, size_t len, uint64_t now_u
         c->isn[me] = seq;
         c->isn_known[me] = true;
     }
+    /* Sequence space this segment takes: data, and SYN and FIN count one.
+     * Starting below the highest its side had sent makes it a
+     * retransmission, as a reader of a capture judges it.  Seen from the
+     * stack, that is exact for what the stack sent; for what it received
+     * an original that a later segment overtook on the link looks the
+     * same. */
+    uint32_t data = (uint32_t)(tot - ihl - hlen);
+    uint32_t space = data + ((flags & 0x02) ? 1 : 0) + ((flags & 0x01) ? 1 : 0);
+    bool rtx = false;
+    if (space) {
+        rtx = c->hi_known[me] && (int32_t)(seq - c->hi[me]) < 0;
+        if (!c->hi_known[me] || (int32_t)(seq + space - c->hi[me]) > 0)
+            c->hi[me] = seq + space;
+        c->hi_known[me] = true;
+    }
     if (c->nsegs == LADDER_MAX_SEGS) {
         c->dropped++;
         return;
@@ -98,8 +113,28 @@ void ladder_frame(struct ladder *l, const uint8_t *f, size_t len, uint64_t now_u
     s->flags = flags;
     s->seq = seq - (c->isn_known[me] ? c->isn[me] : 0);
     s->ack = ack - (c->isn_known[!me] ? c->isn[!me] : 0);
-    s->len = (uint32_t)(tot - ihl - hlen);
+    s->len = data;
     s->win = be16(t + 14);
+    s->rtx = rtx;
+    s->why = NULL;
+}
+
+void ladder_note(struct ladder *l, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+                 uint32_t seq, const char *why)
+{
+    bool right;
+    struct ladder_conn *c = find(l, laddr, lport, raddr, rport, &right);
+    if (!c || !c->isn_known[right])
+        return;
+    /* The note follows its segment at once: the last one from our side. */
+    for (size_t i = c->nsegs; i-- > 0;) {
+        struct ladder_seg *s = &c->segs[i];
+        if (s->right != right)
+            continue;
+        if (s->seq == seq - c->isn[right])
+            s->why = why;
+        return;
+    }
 }
 
 void ladder_conn_done(struct ladder *l, uint32_t laddr, uint16_t lport, uint32_t raddr,
@@ -157,7 +192,7 @@ void ladder_write_text(const struct ladder_conn *c, FILE *f)
         char lab[96], line[LADDER_WIDTH + 1];
         label(s, lab, sizeof(lab));
         /* ---- label ---->   or   <---- label ---- */
-        memset(line, '-', LADDER_WIDTH);
+        memset(line, s->rtx ? '=' : '-', LADDER_WIDTH);
         line[LADDER_WIDTH] = '\0';
         size_t ll = strlen(lab);
         if (ll > LADDER_WIDTH - 8)
@@ -170,7 +205,10 @@ void ladder_write_text(const struct ladder_conn *c, FILE *f)
             line[0] = '<';
         else
             line[LADDER_WIDTH - 1] = '>';
-        fprintf(f, "%10.3f  |%s|\n", (double)(s->t_us - t0) / 1000.0, line);
+        /* What it is, beside the ladder where the label has no room. */
+        const char *why = s->why ? s->why : s->rtx ? "retransmission" : NULL;
+        fprintf(f, "%10.3f  |%s|%s%s\n", (double)(s->t_us - t0) / 1000.0, line, why ? "  " : "",
+                why ? why : "");
     }
     if (c->dropped)
         fprintf(f, "%10s  (%zu more segments not drawn)\n", "", c->dropped);
@@ -218,13 +256,21 @@ int ladder_write_svg(const struct ladder_conn *c, const char *path)
         const struct ladder_seg *s = &c->segs[i];
         int y = top + (int)i * step;
         int x1 = s->right ? xr : xl, x2 = s->right ? xl : xr;
-        const char *colour = (s->flags & 0x04) ? "#c00" : (s->flags & 0x03) ? "#06c" : "#222";
-        fprintf(f,
-                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1.5\" "
-                "marker-end=\"url(#arrow)\"/>\n",
-                x1, y, x2, y + step - 12, colour);
-        char lab[96];
+        /* Retransmissions: orange and dashed; RST red; SYN and FIN blue. */
+        const char *colour = s->rtx              ? "#d60"
+                             : (s->flags & 0x04) ? "#c00"
+                             : (s->flags & 0x03) ? "#06c"
+                                                 : "#222";
+        fprintf(
+            f,
+            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1.5\"%s "
+            "marker-end=\"url(#arrow)\"/>\n",
+            x1, y, x2, y + step - 12, colour, s->rtx ? " stroke-dasharray=\"6,3\"" : "");
+        char lab[128];
         label(s, lab, sizeof(lab));
+        const char *why = s->why ? s->why : s->rtx ? "retransmission" : NULL;
+        if (why)
+            snprintf(lab + strlen(lab), sizeof(lab) - strlen(lab), " (%s)", why);
         /* The label sits on its arrow over a white box (monospace 12 px is
          * about 7.2 px a character). */
         int tw = (int)(strlen(lab) * 7.2) + 8;

@@ -1,5 +1,8 @@
 /* ladder.h - ladder diagrams of TCP connections: the two endpoints as
- * columns, one arrow per segment, in time order; as text or SVG. */
+ * columns, one arrow per segment, in time order; as text or SVG.
+ * Retransmissions are told from the frames themselves (a segment that
+ * starts below what its side had already sent), in both directions; the
+ * stack's own ones also get their cause from its notes. */
 #ifndef TAP_LADDER_H
 #define TAP_LADDER_H
 
@@ -18,6 +21,12 @@ struct ladder_seg {
     uint32_t seq, ack; /* relative to each side's initial sequence number */
     uint32_t len;
     uint16_t win;
+    /* Its sender had sent some of its sequence space before: it starts
+     * below the highest sequence seen from that side (drawn ====>). */
+    bool rtx;
+    /* Why the stack sent it, from its notes (ladder_note), or NULL:
+     * "fast retransmit", "RTO retransmit", "tail loss probe", ... */
+    const char *why;
 };
 
 struct ladder_conn {
@@ -26,6 +35,8 @@ struct ladder_conn {
     uint16_t port[2];
     uint32_t isn[2];
     bool isn_known[2];
+    uint32_t hi[2]; /* per side, the highest sequence sent (SYN and FIN count) */
+    bool hi_known[2];
     struct ladder_seg *segs;
     size_t nsegs, dropped;
 };
@@ -40,6 +51,12 @@ struct ladder {
 void ladder_init(struct ladder *l, FILE *text, const char *svg_path);
 /* Records a frame if it is a TCP segment. */
 void ladder_frame(struct ladder *l, const uint8_t *frame, size_t len, uint64_t now_us);
+/* The stack explains the segment it just sent on a connection (a note of
+ * the core: a retransmission, a probe): if the last segment from laddr
+ * starts at seq, it is labelled with why (a string that outlives the
+ * ladder). */
+void ladder_note(struct ladder *l, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+                 uint32_t seq, const char *why);
 /* A connection reached CLOSED or TIME_WAIT: draw it at the next ladder_flush. */
 void ladder_conn_done(struct ladder *l, uint32_t laddr, uint16_t lport, uint32_t raddr,
                       uint16_t rport);

@@ -1,6 +1,9 @@
 /* trace.c - frames as `tcpdump -nn` (4.99) prints them: ARP, IPv4 with
- * ICMP and TCP (flags, seq, ack, win, options, length, relative sequence
- * numbers after the handshake), a short generic line for the rest. */
+ * ICMP and TCP (flags, seq, ack, win, options with mss, wscale, sackOK,
+ * TS val/ecr and sack blocks, length, relative sequence numbers after the
+ * handshake), a short generic line for the rest.  Checked against tcpdump
+ * by tests/integration/trace_tcpdump.sh and, over a lossy link with SACK,
+ * trace_options.sh. */
 #include "trace.h"
 
 #include <stdarg.h>
@@ -247,6 +250,9 @@ static void tcp_line(struct out *o, struct trace_state *ts, uint32_t sa, uint32_
             seq -= c->base[src];
             ack -= c->base[!src];
         }
+        /* SACK edges are the receiver's sequence numbers: tcpdump makes
+         * them relative to that side's base (its thack/thseq), even in
+         * the first ACK, whose own seq and ack it prints absolute. */
         sack_base = c->base[!src];
     }
     if (dlen > 0 || (flags & 0x07)) { /* data, or SYN, FIN, RST */

@@ -77,6 +77,25 @@ for prog in tapnc tapd; do
     expect_error $prog-impair-second "bad --impair" "'rate=100mbps'" -- "$bin" --impair loss=1% --impair rate=100mbps || bad=1
     only_lo "$prog with a malformed --impair"
     [ $bad -eq 0 ] && pass "$prog: --impair loss=abc, loss=150%, bogus=1, delay=-5ms, in:loss=5%,delay=10ms, a bad second --impair: exit 1 naming the item"
+    # The TCP options: sizes 1024 to 1G with K, M, G; keep-alive's three
+    # numbers; a known algorithm.
+    bad=0
+    expect_error $prog-rcvbuf-small "bad --rcvbuf" "'1000'" "1024" -- "$bin" --rcvbuf 1000 || bad=1
+    expect_error $prog-rcvbuf-big "bad --rcvbuf" "'2G'" "1G" -- "$bin" --rcvbuf 2G || bad=1
+    expect_error $prog-rcvbuf-over "bad --rcvbuf" "'1025M'" -- "$bin" --rcvbuf 1025M || bad=1
+    expect_error $prog-sndbuf-unit "bad --sndbuf" "'4MB'" "4M" -- "$bin" --sndbuf 4MB || bad=1
+    expect_error $prog-sndbuf-neg "bad --sndbuf" "'-65536'" -- "$bin" --sndbuf -65536 || bad=1
+    expect_error $prog-sndbuf-empty "bad --sndbuf" -- "$bin" --sndbuf= || bad=1
+    expect_error $prog-ka-two "bad --keepalive" "'10,2'" "IDLE,INTERVAL,COUNT" -- "$bin" --keepalive 10,2 || bad=1
+    expect_error $prog-ka-four "bad --keepalive" "'10,2,3,4'" -- "$bin" --keepalive 10,2,3,4 || bad=1
+    expect_error $prog-ka-zero "bad --keepalive" "'0,2,3'" "1 to 32767" -- "$bin" --keepalive 0,2,3 || bad=1
+    expect_error $prog-ka-count "bad --keepalive" "'10,2,128'" "1 to 127" -- "$bin" --keepalive 10,2,128 || bad=1
+    expect_error $prog-ka-unit "bad --keepalive" "'10s,2,3'" -- "$bin" --keepalive 10s,2,3 || bad=1
+    expect_error $prog-ka-big "bad --keepalive" "'32768,2,3'" -- "$bin" --keepalive 32768,2,3 || bad=1
+    expect_error $prog-cc "bad --cc" "'bbr'" "cubic or newreno" -- "$bin" --cc bbr || bad=1
+    expect_error $prog-cc-none "--cc" "requires an argument" -- "$bin" --cc || bad=1
+    only_lo "$prog with a bad TCP option"
+    [ $bad -eq 0 ] && pass "$prog: --rcvbuf 1000, 2G, 1025M, --sndbuf 4MB, -65536, empty, --keepalive 10,2, 10,2,3,4, 0,2,3, 10,2,128, 10s,2,3, 32768,2,3, --cc bbr, --cc alone: exit 1 with a message"
 done
 expect_error tapnc-port "port" "70000" -- "$TAPNC" -l 70000 &&
     expect_error tapnc-host "HOST|address" "name\.example" -- "$TAPNC" name.example 80 &&
