@@ -22,6 +22,7 @@ struct tcp_seg fx_syn(struct tcp_fx *f, uint16_t pport, uint32_t pisn, uint16_t 
 {
     f->pport = pport;
     f->pwnd = wnd;
+    f->pts = false; /* h_syn offers no timestamps */
     struct tcp_seg g = h_syn(f->h, pport, f->lport, pisn, wnd, mss);
     f->iss = g.seq;
     f->pseq = pisn + 1;
@@ -29,15 +30,51 @@ struct tcp_seg fx_syn(struct tcp_fx *f, uint16_t pport, uint32_t pisn, uint16_t 
     return g;
 }
 
-void fx_accept(struct tcp_fx *f, uint16_t pport, uint32_t pisn, uint16_t wnd, uint16_t mss)
+struct tcp_seg fx_syn_with(struct tcp_fx *f, uint16_t pport, const struct h_seg *syn)
 {
-    fx_syn(f, pport, pisn, wnd, mss);
+    struct h_seg g = *syn;
+    g.sport = pport;
+    g.dport = f->lport;
+    g.ack = 0;
+    g.flags = TCP_SYN;
+    f->pport = pport;
+    f->pwnd = syn->wnd;
+    h_clear(f->h);
+    h_send(f->h, &g);
+    ck_assert_int_eq(h_ntcp(f->h), 1);
+    struct tcp_seg sa = h_out_tcp_at(f->h, 0);
+    ck_assert_uint_eq(sa.flags, TCP_SYN | TCP_ACK);
+    ck_assert_uint_eq(sa.ack, syn->seq + 1);
+    f->iss = sa.seq;
+    f->pseq = syn->seq + 1;
+    f->pack = f->iss + 1;
+    f->pts = sa.opt.ts;
+    f->ptsval = syn->tsval;
+    f->ptsecr = sa.opt.ts ? sa.opt.tsval : 0;
+    h_clear(f->h);
+    return sa;
+}
+
+static void fx_accepted(struct tcp_fx *f)
+{
     fx_seg(f, TCP_ACK, NULL, 0);
     f->c = sk_accept(f->l);
     ck_assert_ptr_nonnull(f->c);
     ck_assert_int_eq(sk_conn_state(f->c), SK_ESTABLISHED);
     h_events_of(f->h, f->c);
     h_clear(f->h);
+}
+
+void fx_accept_with(struct tcp_fx *f, uint16_t pport, const struct h_seg *syn)
+{
+    fx_syn_with(f, pport, syn);
+    fx_accepted(f);
+}
+
+void fx_accept(struct tcp_fx *f, uint16_t pport, uint32_t pisn, uint16_t wnd, uint16_t mss)
+{
+    fx_syn(f, pport, pisn, wnd, mss);
+    fx_accepted(f);
 }
 
 void fx_open_passive(struct tcp_fx *f, void (*tweak)(struct sk_config *), uint32_t pisn,
@@ -104,7 +141,10 @@ void fx_seg_at(struct tcp_fx *f, uint32_t seq, uint32_t ack, uint8_t flags, cons
                                  .flags = flags,
                                  .wnd = f->pwnd,
                                  .data = data,
-                                 .len = len});
+                                 .len = len,
+                                 .ts = f->pts,
+                                 .tsval = f->ptsval,
+                                 .tsecr = f->ptsecr});
 }
 
 void fx_seg(struct tcp_fx *f, uint8_t flags, const void *data, size_t len)

@@ -5,6 +5,7 @@
 #ifndef TEST_TCP_FIXTURE_H
 #define TEST_TCP_FIXTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,11 @@ struct tcp_fx {
     uint32_t pseq;  /* the peer's next sequence number */
     uint32_t pack;  /* what the peer acknowledges */
     uint16_t pwnd;  /* the window the peer offers */
+    /* Timestamps on every segment the fixture sends for the peer after its
+     * SYN (RFC 7323 3.2): TSval ptsval, TSecr ptsecr, when pts is set.
+     * fx_syn_with sets them; tests move ptsval as the peer's clock. */
+    bool pts;
+    uint32_t ptsval, ptsecr;
 };
 
 /* A stack made with `tweak` (may be NULL) that knows the peer's MAC, and a
@@ -36,6 +42,13 @@ void fx_listen(struct tcp_fx *f, void (*tweak)(struct sk_config *), unsigned bac
  * capture is cleared.  The new connection is in SYN_RECEIVED.  Returns the
  * SYN-ACK. */
 struct tcp_seg fx_syn(struct tcp_fx *f, uint16_t pport, uint32_t pisn, uint16_t wnd, uint16_t mss);
+/* fx_syn with options: the peer's SYN is `syn` (its seq, wnd, mss and
+ * the options sack_ok, has_ws/ws, ts/tsval as set; ports and flags are
+ * filled in).  If the SYN-ACK carries timestamps, the peer's later
+ * segments do too (f->pts), echoing the SYN-ACK's TSval. */
+struct tcp_seg fx_syn_with(struct tcp_fx *f, uint16_t pport, const struct h_seg *syn);
+/* fx_accept with fx_syn_with. */
+void fx_accept_with(struct tcp_fx *f, uint16_t pport, const struct h_seg *syn);
 /* A passive open: fx_syn, then the peer's ACK.  The connection is accepted
  * into f->c, ESTABLISHED, its events consumed and the capture cleared.
  * May be called again for another connection on the same listener. */
