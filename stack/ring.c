@@ -57,7 +57,8 @@ static void chunk_put(struct ring_pool *p, uint8_t *c)
 int ring_init(struct ring *r, uint32_t cap, struct ring_pool *pool)
 {
     memset(r, 0, sizeof(*r));
-    if (cap == 0 || cap > (1u << 30))
+    /* Up to 1 GiB of buffer plus a window scale unit of slack (16 KiB). */
+    if (cap == 0 || cap > (1u << 30) + (1u << 14))
         return -1;
     uint32_t need = (cap >> RING_CHUNK_SHIFT) + 2; /* a span of cap bytes touches this many */
     uint32_t n = 1;

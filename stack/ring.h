@@ -36,7 +36,8 @@ struct ring {
     struct ring_pool *pool;
 };
 
-/* Sets the capacity; takes no memory yet.  -1 if cap is 0 or too large. */
+/* Sets the capacity; takes no memory yet.  -1 if cap is 0 or above
+ * 1 GiB + 16 KiB. */
 int ring_init(struct ring *r, uint32_t cap, struct ring_pool *pool);
 /* Gives back everything; the ring is empty with cap 0 afterwards. */
 void ring_free(struct ring *r);

@@ -185,7 +185,12 @@ struct sk_tcb {
     uint32_t max_snd_wnd; /* largest window the peer offered (RFC 5961 5.2) */
     /* Receive sequence variables. */
     uint32_t rcv_nxt, rcv_wnd, irs, rcv_up;
-    uint32_t rcv_adv; /* the right edge we announced: it never moves left */
+    /* The right edge of our window, as our buffer allows: it never moves
+     * left.  What the window field says is this rounded up to the scale's
+     * unit, up to 2^wscale - 1 bytes more, which the receive ring's slack
+     * holds (RFC 7323 2.4). */
+    uint32_t rcv_adv;
+    bool rcv_adv_set; /* an ACK went out: rcv_adv means something */
     uint16_t mss;     /* largest segment we send: the peer's MSS, our MTU */
     uint16_t mss_data; /* data per segment: mss less the options every segment carries */
 

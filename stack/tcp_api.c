@@ -392,7 +392,10 @@ int sk_conn_set_opts(sk_conn *c, const struct sk_tcp_opts *o)
 {
     if (!o || o->cc < 0 || o->cc >= SK_CC_COUNT)
         return -SK_EINVAL;
-    bool sizes = o->sndbuf != c->opts.sndbuf || o->rcvbuf != c->opts.rcvbuf;
+    /* A size of 0 keeps the stack's default: compare what would be used. */
+    const struct sk_config *cfg = &c->stack->cfg;
+    bool sizes = (o->sndbuf ? o->sndbuf : cfg->tcp_sndbuf) != c->sndbuf ||
+                 (o->rcvbuf ? o->rcvbuf : cfg->tcp_rcvbuf) != c->rcvbuf;
     if (sizes) {
         if ((o->sndbuf && (o->sndbuf < 1024 || o->sndbuf > (1u << 30))) ||
             (o->rcvbuf && (o->rcvbuf < 1024 || o->rcvbuf > (1u << 30))))

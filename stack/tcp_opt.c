@@ -186,7 +186,10 @@ void tcp_ts_update(struct sk_tcb *c, const struct tcp_seg *g)
      * even with delayed ACKs. */
     if (!c->ts_ok || !g->opt.ts)
         return;
-    if (seq_geq(g->opt.tsval, c->ts_recent) && seq_leq(g->seq, c->last_ack_sent)) {
+    /* After 24 days idle TS.Recent no longer orders anything (RFC 7323
+     * 5.5): the segment PAWS let through sets it afresh. */
+    bool stale = c->stack->now - c->ts_recent_us > TCP_PAWS_IDLE_US;
+    if ((stale || seq_geq(g->opt.tsval, c->ts_recent)) && seq_leq(g->seq, c->last_ack_sent)) {
         c->ts_recent = g->opt.tsval;
         c->ts_recent_us = c->stack->now;
     }

@@ -123,18 +123,19 @@ void tcp_write_segment(struct sk_tcb *c, const struct tcp_out_seg *o)
     if (o->flags & TCP_SYN) {
         field = min_u32(win, 65535);
     } else {
-        /* Rounded up to the scale's unit rather than down, so the right
-         * edge never moves left (RFC 7323 2.4); the ring has room for the
-         * rounding (tcb_alloc_buffers). */
+        /* Rounded up to the scale's unit: the edge the peer sees is at
+         * most 2^wscale - 1 bytes past what the buffer has (the ring's
+         * slack holds them, tcb_alloc_buffers), and may seem to move left
+         * by less than a unit as RCV.NXT moves, as RFC 7323 2.4 allows;
+         * the edge itself, rcv_adv, never does. */
         uint32_t unit = (1u << c->rcv_wscale) - 1;
         field = min_u32((win + unit) >> c->rcv_wscale, 65535);
     }
     uint32_t announced = (o->flags & TCP_SYN) ? field : field << c->rcv_wscale;
-    c->rcv_wnd = announced;
+    c->rcv_wnd = announced; /* what the peer may send: acceptance uses it */
     if (o->flags & TCP_ACK) {
-        uint32_t edge = c->rcv_nxt + announced;
-        if (seq_gt(edge, c->rcv_adv) || c->rcv_adv == 0)
-            c->rcv_adv = edge;
+        c->rcv_adv = c->rcv_nxt + win;
+        c->rcv_adv_set = true;
     }
     wr16(p, c->lport);
     wr16(p + 2, c->rport);

@@ -31,13 +31,17 @@ uint32_t tcp_rcv_window(struct sk_tcb *c)
     uint32_t used = c->rcvq.len;
     uint32_t space = used < cap ? cap - used : 0;
     uint32_t max = c->ws_ok ? (uint32_t)min_u64((uint64_t)65535 << c->rcv_wscale, 1u << 30) : 65535;
-    uint32_t win = min_u32(space, max);
+    uint32_t unit = c->ws_ok ? 1u << c->rcv_wscale : 1;
+    /* What the buffer really has, in whole units of the scale: the window
+     * field rounds up from here (tcp_write_segment). */
+    uint32_t win = min_u32(space, max) & ~(unit - 1);
+    uint32_t cur = c->rcv_adv_set && seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     /* Receiver side of SWS avoidance (RFC 9293 3.8.6.2.2): move the right
      * edge only by at least min(buffer/2, MSS); never move it left
      * (3.8.6.2.1: the window must not shrink). */
     uint32_t step = min_u32(cap / 2, c->mss);
-    if (win < c->rcv_wnd + step)
-        win = c->rcv_wnd;
+    if (win < cur + step)
+        win = cur;
     return win;
 }
 
@@ -231,23 +235,28 @@ int tcp_rcv_sack_blocks(struct sk_tcb *c, struct tcp_sack_block *b, int max)
     int n = 0;
     if (c->dsack_pending)
         b[n++] = c->dsack;
-    /* RFC 2018 4: first the block of the most recent segment, then the
-     * others most recently changed first. */
-    uint32_t taken_stamp = UINT32_MAX;
+    /* RFC 2018 4: first the block of the most recent segment (with a
+     * D-SACK, the range holding the duplicate: RFC 2883 4.1), then the
+     * others, most recently changed first. */
+    int taken[4];
+    int ntaken = 0;
     if (c->ooo_last >= 0 && c->ooo_last < c->n_ooo && n < max) {
         b[n++] = (struct tcp_sack_block){c->ooo[c->ooo_last].start, c->ooo[c->ooo_last].end};
-        taken_stamp = c->ooo[c->ooo_last].stamp;
+        taken[ntaken++] = c->ooo_last;
     }
-    uint32_t below = taken_stamp;
     while (n < max) {
         int best = -1;
-        for (int i = 0; i < c->n_ooo; i++)
-            if (c->ooo[i].stamp < below && (best < 0 || c->ooo[i].stamp > c->ooo[best].stamp))
+        for (int i = 0; i < c->n_ooo; i++) {
+            bool used = false;
+            for (int k = 0; k < ntaken; k++)
+                used |= taken[k] == i;
+            if (!used && (best < 0 || c->ooo[i].stamp > c->ooo[best].stamp))
                 best = i;
+        }
         if (best < 0)
             break;
         b[n++] = (struct tcp_sack_block){c->ooo[best].start, c->ooo[best].end};
-        below = c->ooo[best].stamp;
+        taken[ntaken++] = best;
     }
     return n;
 }
