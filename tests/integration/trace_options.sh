@@ -46,7 +46,10 @@ ip -n "$NS" link set tap0 up || fail "ip link set tap0 up failed"
 head -c $((1024 * 1024)) /dev/urandom >"$TMP/to_host" || fail "cannot make the test data"
 head -c $((1024 * 1024)) /dev/urandom >"$TMP/to_stack" || fail "cannot make the test data"
 
-start_bg "$NS" tcpdump tcpdump -nn -U --immediate-mode -B 32768 -i tap0 -w "$TMP/host.pcap"
+# Every frame, or the comparison fails: a 32 MiB ring, and a snapshot
+# length near the frames' (at most 1514 bytes), since the ring's slots are
+# sized from it (at the default 262144, a burst overflows it).
+start_bg "$NS" tcpdump tcpdump -nn -U --immediate-mode -B 32768 -s 2048 -i tap0 -w "$TMP/host.pcap"
 TCPDUMP_PID=$BG_LAST
 wait_for 5 grep -q "listening on tap0" "$TMP/tcpdump.err" || { show "$TMP/tcpdump.err"; fail "tcpdump did not start"; }
 
