@@ -43,7 +43,6 @@ enum {
  * no globals; this one lives on the Linux side and only points. */
 sk_stack *synack_gdb_stack;
 
-/* Sized by the declaration in host.h: a mismatch does not compile. */
 const struct option host_long_opts[] = {
     {"tap", required_argument, NULL, OPT_TAP},
     {"addr", required_argument, NULL, OPT_ADDR},
@@ -62,6 +61,9 @@ const struct option host_long_opts[] = {
     {"cc", required_argument, NULL, OPT_CC},
     {NULL, 0, NULL, 0},
 };
+/* The apps size their tables from the count in host.h. */
+_Static_assert(sizeof(host_long_opts) / sizeof(host_long_opts[0]) == HOST_N_LONG_OPTS + 1,
+               "HOST_N_LONG_OPTS in host.h must count host_long_opts");
 
 const char host_opts_help[] =
     "Stack options:\n"

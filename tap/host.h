@@ -38,11 +38,10 @@ struct host_opts {
 
 /* The long options every app takes; their ids start at HOST_OPT_BASE.
  * HOST_N_LONG_OPTS of them, then the {NULL} that ends the table: an app
- * makes room for them and its own (the sizes must agree, or host.c does
- * not compile). */
+ * makes room for them and its own (host.c checks the count). */
 #define HOST_OPT_BASE    1000
 #define HOST_N_LONG_OPTS 15
-extern const struct option host_long_opts[HOST_N_LONG_OPTS + 1];
+extern const struct option host_long_opts[];
 extern const char host_opts_help[];
 void host_opts_init(struct host_opts *o);
 /* Handles a shared option id; 1 if it was one, 0 if not, -1 on a bad value
