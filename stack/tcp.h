@@ -442,7 +442,9 @@ void tcp_snd_keepalive_arm(struct sk_tcb *c);
 void tcp_snd_free(struct sk_tcb *c);
 /* Sequence number of the first byte in sndq. */
 uint32_t tcp_snd_head_seq(const struct sk_tcb *c);
-void tcp_rtt_sample(struct sk_tcb *c, uint64_t rtt_us, uint32_t samples);
+/* An RTT sample (RFC 6298 2); `samples` per RTT expected (RFC 7323 app. G);
+ * `precise`: from the microsecond clock, not a timestamp echo. */
+void tcp_rtt_sample(struct sk_tcb *c, uint64_t rtt_us, uint32_t samples, bool precise);
 void tcp_rtx_arm(struct sk_tcb *c);
 /* Bytes in flight as RFC 6675 counts them ("pipe"). */
 uint32_t tcp_snd_pipe(const struct sk_tcb *c);

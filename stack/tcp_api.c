@@ -335,7 +335,7 @@ void sk_conn_info(const sk_conn *c, struct sk_conn_info *i)
     i->rcv_wnd = c->rcv_wnd;
     i->cwnd = c->cc.cwnd;
     i->ssthresh = c->cc.ssthresh;
-    i->mss = c->mss;
+    i->mss = c->mss_data; /* data per segment, as ss's mss (options taken off) */
     i->srtt_us = c->srtt_us;
     i->rttvar_us = c->rttvar_us;
     i->rto_us = c->rto_us;

@@ -263,7 +263,7 @@ static uint32_t rto_max(const struct sk_tcb *c)
     return c->stack->cfg.tcp_rto_max_ms * 1000;
 }
 
-void tcp_rtt_sample(struct sk_tcb *c, uint64_t rtt_us, uint32_t samples)
+void tcp_rtt_sample(struct sk_tcb *c, uint64_t rtt_us, uint32_t samples, bool precise)
 {
     uint32_t r = (uint32_t)min_u64(rtt_us, UINT32_MAX / 8);
     if (!c->rtt_valid) { /* RFC 6298 2.2 */
@@ -283,7 +283,9 @@ void tcp_rtt_sample(struct sk_tcb *c, uint64_t rtt_us, uint32_t samples)
      * (our documented minimum, not RFC 6298's conservative 1 s). */
     uint32_t rto = c->srtt_us + max_u32(1, 4 * c->rttvar_us);
     c->rto_us = min_u32(max_u32(rto, c->stack->cfg.tcp_rto_min_ms * 1000), rto_max(c));
-    if (!c->rack.min_rtt_us || r < c->rack.min_rtt_us)
+    /* RACK's smallest RTT only from samples of the microsecond clock: a
+     * timestamp sample is whole milliseconds. */
+    if (precise && (!c->rack.min_rtt_us || r < c->rack.min_rtt_us))
         c->rack.min_rtt_us = max_u32(r, 1);
 }
 
@@ -947,17 +949,20 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
         c->backoff = 0;
         /* RFC 7323 4: with timestamps, any ACK of new data times the
          * segment it echoes, retransmitted or not. */
+        bool precise = have_rtt;
         if (!have_rtt && tsok) {
+            /* A clock of 1 ms: an echo of this very tick took under one
+             * tick, counted as one (as Linux counts it), never as 0. */
             uint32_t ms = tcp_ts_now(c) - g->opt.tsecr;
             if (ms < 3600000u) {
-                rtt = (uint64_t)ms * 1000;
+                rtt = (uint64_t)(ms ? ms : 1) * 1000;
                 have_rtt = true;
             }
         }
         if (have_rtt) {
             uint32_t fs = c->snd_max - c->snd_una + acked;
             uint32_t expect = c->ts_ok ? (fs + 2u * c->mss_data - 1) / (2u * c->mss_data) : 1;
-            tcp_rtt_sample(c, rtt, expect);
+            tcp_rtt_sample(c, rtt, expect, precise);
         }
         /* Eifel (RFC 3522): the first ACK after an RTO echoes the original
          * transmission's timestamp, not the retransmission's: spurious. */
@@ -1245,7 +1250,6 @@ void tcp_snd_rto_timeout(struct sk_tcb *c)
     }
     s->ctr.tcp_timeouts++;
     c->n_rto++;
-    note(c, SK_NOTE_RTO, c->snd_una, c->snd_max);
     if (c->backoff >= s->cfg.tcp_max_retries) {
         s->ctr.tcp_aborts_timeout++;
         tcb_close(c, SK_ETIMEDOUT);
@@ -1271,6 +1275,7 @@ void tcp_snd_rto_timeout(struct sk_tcb *c)
         c->undo_eifel = c->undo_dsack = false;
     }
     c->cc.cwnd = c->mss_data; /* RFC 5681 3.1: the loss window */
+    note(c, SK_NOTE_RTO, c->snd_una, c->snd_max);
     c->ca_state = TCP_CA_LOSS;
     c->after_rto = true;
     c->recover = c->snd_max;

@@ -362,7 +362,7 @@ struct sk_conn_info {
     uint32_t laddr, raddr;
     uint16_t lport, rport;
     uint32_t iss, irs, snd_una, snd_nxt, snd_wnd, rcv_nxt, rcv_wnd;
-    uint32_t cwnd, ssthresh, mss;
+    uint32_t cwnd, ssthresh, mss; /* mss: data bytes per full segment */
     uint32_t srtt_us, rttvar_us, rto_us;
     uint32_t unacked, send_queued, recv_queued;
     uint32_t retransmits;

@@ -29,6 +29,7 @@ wait_exit "$PID" 8 || fail "tapnc did not stop on SIGTERM"
 # 2. The peer closes first; stdin ends a second later, without -N: tapnc exits.
 printf 'hello\n' >"$TMP/hello"
 BG_IN=$TMP/hello start_bg "$NS" host_srv nc -N -l 6000
+wait_listen "$NS" 6000 || fail "the host's nc -l 6000 is not listening"
 mkfifo "$TMP/slow_in"
 BG_IN=$TMP/slow_in start_bg "$NS" late "$TAPNC" "$HOST_IP" 6000
 PID=$BG_LAST
