@@ -56,7 +56,7 @@ ns_exec "$A" timeout 120 sh -c "nc -d 10.9.0.2 19 | head -c $((MB * 1024 * 1024)
     fail "transfer from the kernel failed"
 t1=$(now_ms)
 ref_out_ms=$((t1 - t0))
-start_bg "$B" echo_ref sh -c 'while :; do nc -l 7 </dev/null >/dev/null || exit; done'
+start_bg "$B" echo_ref nc -lk 7
 wait_listen "$B" 7 || fail "reference echo did not start"
 t0=$(now_ms)
 for i in $(seq 1 "$CONNS"); do
