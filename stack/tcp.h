@@ -134,6 +134,7 @@ struct tcp_scoreboard {
     uint32_t thead, ttail;
     uint32_t sacked;  /* bytes SACKed */
     uint32_t lost;    /* bytes marked lost and not yet sent again */
+    uint32_t lost_from; /* while lost: no lost record starts below it */
     uint32_t retrans; /* bytes sent again and still in flight */
     uint32_t fack;    /* the highest sequence number SACKed, plus one */
 };

@@ -213,6 +213,8 @@ static void mark_lost(struct sk_tcb *c, struct tcp_rec *r, uint32_t slot)
         sb->retrans -= rec_len(r);
         r->flags &= (uint16_t)~REC_RETRANS;
     }
+    if (!sb->lost || seq_lt(r->start, sb->lost_from))
+        sb->lost_from = r->start;
     r->flags |= REC_LOST;
     sb->lost += rec_len(r);
     tl_unlink(sb, slot);
@@ -609,13 +611,15 @@ static uint32_t send_lost(struct sk_tcb *c, uint32_t quota)
 {
     struct tcp_scoreboard *sb = &c->sb;
     uint32_t sent = 0;
-    for (uint32_t i = 0; i < sb->n && sb->lost; i++) {
+    /* From the lowest lost record on, not from the front: with a large
+     * window most records before it are SACKed or in flight. */
+    uint32_t i = sb_find(sb, sb->lost_from);
+    for (; i < sb->n && sb->lost; i++) {
         struct tcp_rec *r = sb_at(sb, i);
         if (!(r->flags & REC_LOST))
             continue;
-        if (rec_len(r) > quota - sent && sent)
-            break;
-        if (quota <= sent)
+        sb->lost_from = r->start;
+        if ((rec_len(r) > quota - sent && sent) || quota <= sent)
             break;
         retransmit(c, r, sb_slot(sb, i), true);
         sent += rec_len(r);
@@ -628,7 +632,6 @@ static void arm_tlp(struct sk_tcb *c);
 /* New segments from snd_nxt; returns the bytes sent. */
 static uint32_t send_new(struct sk_tcb *c, uint32_t quota, bool *persist_wanted)
 {
-    struct sk_stack *s = c->stack;
     uint32_t head = tcp_snd_head_seq(c);
     uint32_t data_end = head + c->sndq.len;
     uint32_t win_end = c->snd_una + c->snd_wnd;
@@ -691,7 +694,6 @@ static uint32_t send_new(struct sk_tcb *c, uint32_t quota, bool *persist_wanted)
             c->snd_nxt = c->snd_max = data_end + 1;
         }
     }
-    (void)s;
     /* Zero window (or one too small to use, above) with data waiting and
      * nothing in flight: the persist timer probes it (RFC 9293 3.8.6.1)
      * or overrides the SWS rule. */
