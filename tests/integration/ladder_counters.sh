@@ -29,9 +29,10 @@ wait_for 5 grep -q "^ESTAB " "$TMP/tapnc.err" || { show "$TMP/tapnc.err"; fail "
 grep -qE "^ESTAB +0 +0 +10\.0\.0\.2:5050 +10\.0\.0\.1:[0-9]+" "$TMP/tapnc.err" ||
     { show "$TMP/tapnc.err"; fail "the ESTAB line lacks its queues or addresses"; }
 # ss -tni's words: options in force, the algorithm, wscale:SND,RCV (ours 7
-# for the default 4 MiB buffer), rto, rtt, mss, cwnd; then the recovery state
+# for the default 4 MiB buffer), rto, rtt, mss (the data a segment holds:
+# 1460 less the timestamp option), cwnd; then the recovery state
 # and the sequence numbers relative to ISS and IRS.
-grep -qE "^	 ts sack cubic wscale:[0-9]+,7 rto:[0-9]+ rtt:[0-9.]+/[0-9.]+ mss:1460 cwnd:[0-9]+ .*ca:open .*rcv_nxt:15 " "$TMP/tapnc.err" ||
+grep -qE "^	 ts sack cubic wscale:[0-9]+,7 rto:[0-9]+ rtt:[0-9.]+/[0-9.]+ mss:1448 cwnd:[0-9]+ .*ca:open .*rcv_nxt:15 " "$TMP/tapnc.err" ||
     { show "$TMP/tapnc.err"; fail "the ss-like detail line is missing or wrong"; }
 grep -qE "^ +[0-9]+ connections opened passively$" "$TMP/tapnc.err" || fail "SIGUSR1 printed no counters"
 kill -0 "$PID" || fail "tapnc died on SIGUSR1"
