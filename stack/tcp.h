@@ -233,7 +233,6 @@ struct sk_tcb {
     uint32_t recover;     /* RFC 6582 / RFC 6675 RecoveryPoint */
     uint32_t dupacks;     /* duplicate ACKs in a row (RFC 5681 2) */
     uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 */
-    uint32_t prr_quota;   /* bytes recovery may still send before the next ACK */
     bool after_rto;       /* the last episode was an RTO (RFC 6582 3.2 step 2) */
     uint32_t prior_cwnd, prior_ssthresh; /* before the last event, for undo */
     /* Undo of a spurious episode.  Eifel (RFC 3522): the first ACK after

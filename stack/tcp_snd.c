@@ -708,23 +708,20 @@ void tcp_snd_output(struct sk_tcb *c)
     struct sk_stack *s = c->stack;
     if (!sends_data(c->state))
         return;
+    /* In fast recovery cwnd is pipe + PRR's sndcnt, set at each ACK (RFC
+     * 6937): what is sent between ACKs is what that leaves room for. */
     uint32_t pipe = tcp_snd_pipe(c);
-    uint32_t quota;
-    if (c->ca_state == TCP_CA_RECOVERY) {
-        quota = c->prr_quota;
-    } else {
-        uint32_t cwnd = c->cc.cwnd;
-        /* Limited transmit (RFC 3042): the first two duplicate ACKs each
-         * let one new segment out beyond cwnd. */
-        if (!c->sack_ok && c->dupacks && c->dupacks < DUPTHRESH)
-            cwnd += c->dupacks * (uint32_t)c->mss_data;
-        quota = cwnd > pipe ? cwnd - pipe : 0;
-        /* cwnd counts bytes, and CUBIC makes it a fraction of segments;
-         * a segment goes if at least half of it fits (Linux counts cwnd
-         * in whole packets, rounding), else the remainder would idle. */
-        if (quota && quota < c->mss_data && 2 * quota >= c->mss_data)
-            quota = c->mss_data;
-    }
+    uint32_t cwnd = c->cc.cwnd;
+    /* Limited transmit (RFC 3042): the first two duplicate ACKs each let
+     * one new segment out beyond cwnd. */
+    if (c->ca_state == TCP_CA_OPEN && !c->sack_ok && c->dupacks && c->dupacks < DUPTHRESH)
+        cwnd += c->dupacks * (uint32_t)c->mss_data;
+    uint32_t quota = cwnd > pipe ? cwnd - pipe : 0;
+    /* cwnd counts bytes, and CUBIC (and PRR) make it a fraction of
+     * segments; a segment goes if at least half of it fits (Linux counts
+     * cwnd in whole packets, rounding), else the remainder would idle. */
+    if (quota && quota < c->mss_data && 2 * quota >= c->mss_data)
+        quota = c->mss_data;
     uint32_t flight_before = c->snd_max - c->snd_una;
     uint32_t sent = 0;
     if (c->sb.lost)
@@ -732,10 +729,8 @@ void tcp_snd_output(struct sk_tcb *c)
     bool persist_wanted = false;
     uint32_t fresh = send_new(c, quota > sent ? quota - sent : 0, &persist_wanted);
     sent += fresh;
-    if (c->ca_state == TCP_CA_RECOVERY) {
+    if (c->ca_state == TCP_CA_RECOVERY)
         c->prr_out += sent;
-        c->prr_quota = c->prr_quota > sent ? c->prr_quota - sent : 0;
-    }
     if (persist_wanted && !c->persist) {
         c->persist = true;
         c->backoff = 0;
@@ -1036,7 +1031,7 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
     tlp_ack(c);
 
     if (c->ca_state == TCP_CA_RECOVERY) {
-        c->prr_quota = prr_sndcnt(c, delivered, first);
+        c->cc.cwnd = tcp_snd_pipe(c) + prr_sndcnt(c, delivered, first);
         tcb_want_output(c);
     } else if (delivered && !ended) {
         /* (The ACK that ends fast recovery leaves cwnd = ssthresh, RFC
@@ -1157,7 +1152,7 @@ void tcp_snd_reo_timeout(struct sk_tcb *c)
         return;
     if (c->ca_state == TCP_CA_OPEN) {
         enter_recovery(c);
-        c->prr_quota = prr_sndcnt(c, 0, true);
+        c->cc.cwnd = tcp_snd_pipe(c) + prr_sndcnt(c, 0, true);
     }
     tcb_want_output(c);
 }

@@ -904,11 +904,18 @@ int host_run(struct host *h)
             deadline = h->linger_until;
         if (h->impair && impair_next_deadline(h->impair) < deadline)
             deadline = impair_next_deadline(h->impair);
-        int timeout = -1;
-        if (deadline != UINT64_MAX)
-            timeout = deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
-        if (timeout > 60000)
-            timeout = 60000;
+        /* ppoll's timeout is exact to the microsecond: RACK's reordering
+         * timer and --impair's queues have deadlines well under a
+         * millisecond, which poll() would round up to one. */
+        struct timespec ts, *tsp = NULL;
+        if (deadline != UINT64_MAX) {
+            uint64_t wait = deadline <= now ? 0 : deadline - now;
+            if (wait > 60000000)
+                wait = 60000000;
+            ts.tv_sec = (time_t)(wait / 1000000);
+            ts.tv_nsec = (long)(wait % 1000000) * 1000;
+            tsp = &ts;
+        }
         pfd[0] = (struct pollfd){.fd = h->tap.fd, .events = POLLIN};
         pfd[1] = (struct pollfd){.fd = h->sigfd, .events = POLLIN};
         int nw = h->nwatch;
@@ -917,7 +924,7 @@ int host_run(struct host *h)
         for (int i = 0; i < nw; i++)
             pfd[2 + i] = (struct pollfd){.fd = h->watch[i].events ? h->watch[i].fd : -1,
                                          .events = h->watch[i].events};
-        int r = poll(pfd, (nfds_t)(2 + nw), timeout);
+        int r = ppoll(pfd, (nfds_t)(2 + nw), tsp, NULL);
         if (r < 0 && errno != EINTR) {
             fprintf(stderr, "%s: poll: %s\n", h->prog, strerror(errno));
             host_stop(h, 1);
