@@ -6,7 +6,8 @@
 #   kernel:  nc in A <-> veth <-> nc in B                        (both kernel)
 #
 # For each loss rate (0%, 1%, 5%) and each direction, BENCH_RUNS transfers
-# of BENCH_MB MiB (default 3 of 20 MiB); the table shows each cell's
+# of BENCH_MB MiB (default 7 of 20 MiB: at 1% one RTO more or less makes a
+# run take 100 ms or 1 s, on either stack); the table shows each cell's
 # median time, and the ratio synack/kernel (of times: 1.00 = as fast,
 # 2.00 = twice as slow; the target is <= 1.5 at 1% and 5%).  Then one
 # connection each way of BENCH_DELAY_MB MiB (default 50) through
@@ -16,7 +17,18 @@
 # BENCH_QUICK=1: 2 MiB, one run, a 2 MiB delay row (seconds, for CI).
 # Also: BENCH_MB, BENCH_RUNS, BENCH_DELAY_MB (0: no delay row),
 # BENCH_LOSSES ("0 1 5"), BENCH_TIMEOUT (s), BENCH_CPU_STACK and
-# BENCH_CPU_HOST (taskset lists, e.g. 0,1 for no pinning).
+# BENCH_CPU_HOST (taskset lists, e.g. 0,1 for no pinning), BENCH_KERNEL_CC
+# (cubic).
+#
+# One congestion control on both sides of a ratio: every Linux sender here
+# (the host's nc when it sends to synack, the kernel pair's sender) runs
+# BENCH_KERNEL_CC, set on its route (`ip route ... congctl`), so nc needs
+# no option.  Its default is cubic, synack's default too, so the ratio
+# compares two loss recoveries under one algorithm.  A machine's own
+# default may differ (this one's is bbr, which does not back off for
+# random loss as a loss-based algorithm must), so when it does, the
+# kernel pair also runs with that default, in a column of its own that
+# the ratio does not use: what a plain nc on this machine would get.
 #
 # What a time means: from starting the sender until the RECEIVING process
 # has exited after EOF with every byte written to its file.  Never until the
@@ -72,12 +84,17 @@ done
 if [ -n "${BENCH_QUICK:-}" ]; then
     MB=${BENCH_MB:-2} RUNS=${BENCH_RUNS:-1} DELAY_MB=${BENCH_DELAY_MB:-2}
 else
-    MB=${BENCH_MB:-20} RUNS=${BENCH_RUNS:-3} DELAY_MB=${BENCH_DELAY_MB:-50}
+    MB=${BENCH_MB:-20} RUNS=${BENCH_RUNS:-7} DELAY_MB=${BENCH_DELAY_MB:-50}
 fi
 LIMIT=${BENCH_TIMEOUT:-120}
 read -r -a LOSSES <<<"${BENCH_LOSSES:-0 1 5}" # percent
 CPU_STACK=${BENCH_CPU_STACK:-1} # tapnc, and the kernel end in synack's place
 CPU_HOST=${BENCH_CPU_HOST:-0}   # the host's nc, and the kernel end in the host's place
+KERNEL_CC=${BENCH_KERNEL_CC:-cubic}
+grep -qw -- "$KERNEL_CC" /proc/sys/net/ipv4/tcp_available_congestion_control ||
+    modprobe "tcp_$KERNEL_CC" >/dev/null 2>&1
+grep -qw -- "$KERNEL_CC" /proc/sys/net/ipv4/tcp_available_congestion_control ||
+    fail "congestion control '$KERNEL_CC' is not in this kernel (available: $(cat /proc/sys/net/ipv4/tcp_available_congestion_control))"
 # The delay row's link.  --impair's generator is seeded (it only delays
 # here, but a fixed seed keeps runs alike if a key is added).  limit: a
 # direction holds rate * 10 ms, so the default of 1000 frames (1.5 MB)
@@ -121,6 +138,17 @@ no_offloads()
     ns_exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off >/dev/null 2>&1
     ns_exec "$1" ethtool -k "$2" | grep -q '^generic-receive-offload: off' ||
         fail "cannot turn GRO off on $2: $(ns_exec "$1" ethtool -k "$2" 2>&1 | grep receive-offload)"
+}
+
+# set_cc NS DEV NET CC: TCP connections from NS to NET, through DEV, use
+# congestion control CC (a route attribute, so root may pick any CC the
+# kernel has, whatever tcp_allowed_congestion_control says).
+set_cc()
+{
+    ip -n "$1" route replace "$3" dev "$2" congctl "$4" ||
+        fail "cannot set congestion control $4 on the route to $3 in $1"
+    ip -n "$1" route show "$3" | grep -q "congctl $4" ||
+        fail "the route to $3 in $1 does not say congctl $4: $(ip -n "$1" route show "$3")"
 }
 
 # set_loss NS DEV PCT: (re)create the loss rules on DEV, counters at 0.
@@ -246,6 +274,7 @@ ip -n "$S" tuntap add dev tap0 mode tap || fail "ip tuntap add tap0 failed"
 ip -n "$S" addr add "$HOST_IP/24" dev tap0 || fail "ip addr add on tap0 failed"
 ip -n "$S" link set tap0 up || fail "ip link set tap0 up failed"
 no_offloads "$S" tap0
+set_cc "$S" tap0 "${HOST_IP%.*}.0/24" "$KERNEL_CC"
 
 # --- the kernel: A (10.9.0.1) and B (10.9.0.2) over a veth pair; A sends.
 ns_create
@@ -259,6 +288,11 @@ ip -n "$A" link set synack-lv0 up
 ip -n "$B" link set synack-lv1 up
 no_offloads "$A" synack-lv0
 no_offloads "$B" synack-lv1
+# What a connection without a route's congctl gets (a new namespace takes
+# the machine's default).
+DEFAULT_CC=$(ns_exec "$A" sysctl -n net.ipv4.tcp_congestion_control) ||
+    fail "cannot read net.ipv4.tcp_congestion_control"
+[ "$DEFAULT_CC" = "$KERNEL_CC" ] && DEFAULT_CC=
 
 RUN=0
 # synack_run DIR LOSS IMPAIR FILE SEED: one transfer, DIR h2s (host nc ->
@@ -320,14 +354,16 @@ synack_run()
     check_received "$name" "$TMP/$name-rx.out" "$file"
 }
 
-# kernel_run DIR LOSS: the same between A (sender) and B (receiver), the
-# loss on B's veth; DIR only decides which end runs on which CPU.
+# kernel_run DIR LOSS CC: the same between A (sender, congestion control
+# CC) and B (receiver), the loss on B's veth; DIR only decides which end
+# runs on which CPU.
 kernel_run()
 {
-    local dir=$1 loss=$2 name rx tx t0 before scpu rcpu
+    local dir=$1 loss=$2 cc=$3 name rx tx t0 before scpu rcpu
     RUN=$((RUN + 1))
-    name=k$RUN-$dir-$loss
+    name=k$RUN-$dir-$loss-$cc
     if [ "$dir" = h2s ]; then scpu=$CPU_HOST rcpu=$CPU_STACK; else scpu=$CPU_STACK rcpu=$CPU_HOST; fi
+    set_cc "$A" synack-lv0 10.9.0.0/24 "$cc"
     set_loss "$B" synack-lv1 "$loss"
     before=$(nstat_read "$A")
     start_bg "$B" "$name-rx" timeout "$LIMIT" taskset -c "$rcpu" nc -n -l 7001
@@ -352,20 +388,31 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 mbps() { awk -v b="$1" -v us="$2" 'BEGIN { printf "%.1f", b / (us > 0 ? us : 1) }'; }
 dirname_of() { [ "$1" = h2s ] && echo "host -> stack" || echo "stack -> host"; }
 
-declare -A MED_S MED_K
+declare -A MED_S MED_K MED_D
 ROWS_JSON=()
 COUNTER_LINES=()
 log "$MB MiB per transfer, median of $RUNS run(s), loss ${LOSSES[*]} (%); $DELAY_MB MiB through --impair $IMPAIR"
+if [ -n "$DEFAULT_CC" ]; then
+    log "Linux senders use $KERNEL_CC; the kernel pair also runs with the machine default, $DEFAULT_CC"
+else
+    log "Linux senders use $KERNEL_CC, the machine default"
+fi
 for loss in "${LOSSES[@]}"; do
     for dir in h2s s2h; do
-        s_list='' k_list='' runs_json=''
+        s_list='' k_list='' d_list='' runs_json=''
         for r in $(seq 1 "$RUNS"); do
             synack_run "$dir" "$loss" "" "$DATA" "$r"
             s_us=$R_US s_sk=$R_SK s_ns=$R_NS s_drops=$R_DROPS
-            kernel_run "$dir" "$loss"
+            kernel_run "$dir" "$loss" "$KERNEL_CC"
             k_us=$R_US k_ns=$R_NS k_drops=$R_DROPS
+            d_us=0 d_ns='' d_drops='0 0'
+            if [ -n "$DEFAULT_CC" ]; then
+                kernel_run "$dir" "$loss" "$DEFAULT_CC"
+                d_us=$R_US d_ns=$R_NS d_drops=$R_DROPS
+                d_list+="$d_us "
+            fi
             s_list+="$s_us " k_list+="$k_us "
-            log "$(dirname_of "$dir") ${loss}% run $r: synack $(ms "$s_us") ms, kernel $(ms "$k_us") ms"
+            log "$(dirname_of "$dir") ${loss}% run $r: synack $(ms "$s_us") ms, kernel ($KERNEL_CC) $(ms "$k_us") ms${DEFAULT_CC:+, kernel ($DEFAULT_CC) $(ms "$d_us") ms}"
             read -r s_dd s_da <<<"$s_drops"
             read -r k_dd k_da <<<"$k_drops"
             # The sender's counters: synack's when it sends, else the host
@@ -382,22 +429,32 @@ for loss in "${LOSSES[@]}"; do
             fi
             per20=$(ratio $((rto * 20)) "$s_dd")
             k_per20=$(ratio $(($(kv "$k_ns" TcpExtTCPTimeouts) * 20)) "$k_dd")
+            read -r d_dd d_da <<<"$d_drops"
+            d_per20=$(ratio $(($(kv "$d_ns" TcpExtTCPTimeouts) * 20)) "$d_dd")
             if [ "$loss" = 5 ]; then
                 COUNTER_LINES+=("$(dirname_of "$dir") 5% run $r, synack: lost $s_dd data / $s_da ACK frames; $s_desc; RTOs per 20 lost: $per20")
-                COUNTER_LINES+=("$(dirname_of "$dir") 5% run $r, kernel: lost $k_dd data / $k_da ACK frames; ${k_ns}; RTOs per 20 lost: $k_per20")
+                COUNTER_LINES+=("$(dirname_of "$dir") 5% run $r, kernel ($KERNEL_CC): lost $k_dd data / $k_da ACK frames; ${k_ns}; RTOs per 20 lost: $k_per20")
+                [ -n "$DEFAULT_CC" ] &&
+                    COUNTER_LINES+=("$(dirname_of "$dir") 5% run $r, kernel ($DEFAULT_CC): lost $d_dd data / $d_da ACK frames; ${d_ns}; RTOs per 20 lost: $d_per20")
             fi
             sk_json=$(for k in "${SK_KEYS[@]}"; do printf '"%s": %s, ' "$k" "$(kv "$s_sk" "$k")"; done)
             sn_json=$(for k in "${NSTAT_KEYS[@]}"; do printf '"%s": %s, ' "$k" "$(kv "$s_ns" "$k")"; done)
             kn_json=$(for k in "${NSTAT_KEYS[@]}"; do printf '"%s": %s, ' "$k" "$(kv "$k_ns" "$k")"; done)
+            dn_json=$(for k in "${NSTAT_KEYS[@]}"; do printf '"%s": %s, ' "$k" "$(kv "$d_ns" "$k")"; done)
             runs_json+="${runs_json:+, }{\"synack_ms\": $(ms "$s_us"), \"kernel_ms\": $(ms "$k_us"),"
             runs_json+=" \"synack\": {${sk_json}\"host_nstat\": {${sn_json%, }}, \"lost_data\": $s_dd, \"lost_ack\": $s_da, \"rto_per_20_lost\": $per20},"
-            runs_json+=" \"kernel\": {${kn_json}\"lost_data\": $k_dd, \"lost_ack\": $k_da, \"rto_per_20_lost\": $k_per20}}"
+            runs_json+=" \"kernel\": {${kn_json}\"lost_data\": $k_dd, \"lost_ack\": $k_da, \"rto_per_20_lost\": $k_per20}"
+            [ -n "$DEFAULT_CC" ] &&
+                runs_json+=", \"kernel_default_cc_ms\": $(ms "$d_us"), \"kernel_default_cc\": {${dn_json}\"lost_data\": $d_dd, \"lost_ack\": $d_da, \"rto_per_20_lost\": $d_per20}"
+            runs_json+="}"
         done
         MED_S[$dir$loss]=$(echo "$s_list" | median)
         MED_K[$dir$loss]=$(echo "$k_list" | median)
+        [ -n "$DEFAULT_CC" ] && MED_D[$dir$loss]=$(echo "$d_list" | median)
         r_sk=$(ratio "${MED_S[$dir$loss]}" "${MED_K[$dir$loss]}")
         row="{\"direction\": \"$(dirname_of "$dir")\", \"loss_pct\": $loss, \"mib\": $MB,"
         row+=" \"synack_ms\": $(ms "${MED_S[$dir$loss]}"), \"kernel_ms\": $(ms "${MED_K[$dir$loss]}"),"
+        [ -n "$DEFAULT_CC" ] && row+=" \"kernel_default_cc_ms\": $(ms "${MED_D[$dir$loss]}"),"
         ROWS_JSON+=("$row \"ratio\": $r_sk, \"runs\": [$runs_json]}")
     done
 done
@@ -409,14 +466,19 @@ done
 # opened the window (at 20 ms a ramp from 10 segments to the 4 MiB buffers
 # takes some 9 round trips, most of a 50 MiB transfer), so the rate of the
 # second half is the figure; the whole transfer's is shown beside it.  The
-# host's kernel gets buffers as large as synack's defaults (its tcp_wmem
-# of at most 4 MiB, half of it overhead, would cap it at about 2 MB in
-# flight: 100 MB/s at 20 ms, whatever synack does); only in S, only here.
+# host's kernel gets buffers at least as large as synack's defaults (a
+# tcp_wmem of at most 4 MiB, Debian's, half of it overhead, would cap it at
+# about 2 MB in flight: 100 MB/s at 20 ms, whatever synack does); a larger
+# maximum is left as it is.  Only in S, only here.
 declare -A DELAY_NOTE DELAY_MBPS=([h2s]=null [s2h]=null) DELAY_ALL=([h2s]=null [s2h]=null)
 if [ "$DELAY_MB" -gt 0 ]; then
     head -c $((2 * DELAY_MB * 1024 * 1024)) /dev/urandom >"$TMP/delaydata" || fail "cannot make the test data"
-    ns_exec "$S" sysctl -q -w net.ipv4.tcp_rmem="4096 131072 8388608" net.ipv4.tcp_wmem="4096 16384 8388608" ||
-        fail "cannot set the host's TCP buffers in its namespace"
+    for key in net.ipv4.tcp_rmem net.ipv4.tcp_wmem; do
+        read -r lo def hi < <(ns_exec "$S" sysctl -n "$key") || fail "cannot read $key"
+        [ "$hi" -ge 8388608 ] ||
+            ns_exec "$S" sysctl -q -w "$key=$lo $def 8388608" ||
+            fail "cannot set the host's $key in its namespace"
+    done
 fi
 for dir in h2s s2h; do
     [ "$DELAY_MB" -gt 0 ] || break
@@ -434,16 +496,26 @@ done
 
 # --- the table.
 echo
-printf '%-15s %5s %11s %11s %7s\n' direction loss "synack ms" "kernel ms" ratio
+printf '%-15s %5s %11s %11s %7s' direction loss "synack ms" "kernel ms" ratio
+[ -n "$DEFAULT_CC" ] && printf ' %16s' "kernel $DEFAULT_CC ms"
+echo
 for loss in "${LOSSES[@]}"; do
     for dir in h2s s2h; do
         s=${MED_S[$dir$loss]} k=${MED_K[$dir$loss]}
-        printf '%-15s %4s%% %11s %11s %7s\n' "$(dirname_of "$dir")" "$loss" "$(ms "$s")" "$(ms "$k")" \
+        printf '%-15s %4s%% %11s %11s %7s' "$(dirname_of "$dir")" "$loss" "$(ms "$s")" "$(ms "$k")" \
             "$(ratio "$s" "$k")"
+        [ -n "$DEFAULT_CC" ] && printf ' %16s' "$(ms "${MED_D[$dir$loss]}")"
+        echo
     done
 done
-echo "($MB MiB per transfer, median of $RUNS; time until the receiver has every byte;"
-echo " ratio = synack's time / the kernel's over veth with the same loss; target <= 1.50 at 1% and 5%)"
+echo "($MB MiB per transfer, median of $RUNS; time until the receiver has every byte; every Linux"
+echo " sender runs $KERNEL_CC, as synack does; ratio = synack's time / the kernel's over veth with"
+if [ -n "$DEFAULT_CC" ]; then
+    echo " the same loss; target <= 1.50 at 1% and 5%; the last column, outside the ratio, is the"
+    echo " kernel pair with this machine's default congestion control, $DEFAULT_CC)"
+else
+    echo " the same loss; target <= 1.50 at 1% and 5%)"
+fi
 echo
 echo "Loss recovery at 5% (lost: frames the receiver's nftables rules or --impair dropped; the sender's counters):"
 for l in "${COUNTER_LINES[@]}"; do echo "  $l"; done
@@ -462,6 +534,9 @@ JSON=$BUILD/bench-loss.json
 {
     printf '{"benchmark": "loss", "date": "%s", "commit": "%s", "mib": %d, "runs": %d,\n' \
         "$(date -u +%FT%TZ)" "$(git -C "$LIB_DIR" describe --always --dirty 2>/dev/null || echo unknown)" "$MB" "$RUNS"
+    dcc=null
+    [ -n "$DEFAULT_CC" ] && dcc="\"$DEFAULT_CC\""
+    printf ' "kernel_cc": "%s", "kernel_default_cc": %s,\n' "$KERNEL_CC" "$dcc"
     printf ' "cpus": {"stack": "%s", "host": "%s"},\n "rows": [\n' "$CPU_STACK" "$CPU_HOST"
     for i in "${!ROWS_JSON[@]}"; do
         printf '  %s%s\n' "${ROWS_JSON[$i]}" "$([ "$i" -lt $((${#ROWS_JSON[@]} - 1)) ] && echo ,)"
