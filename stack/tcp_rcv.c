@@ -4,17 +4,24 @@
  *
  * The ACK policy:
  *   - in-order data is ACKed at least every second full-sized segment
- *     (RFC 5681 4.2; with a batch of frames, once per batch at the flush),
- *     else by the delayed-ACK timer, tcp_delack_ms (40 ms by default, at
- *     most 200 ms, RFC 1122 4.2.3.2);
- *   - the first TCP_QUICKACKS segments of a connection, and those after
- *     out-of-order data, are ACKed without delay, so a peer in slow start
- *     is not held back by our timer (Linux's quick-ACK mode);
+ *     (RFC 5681 4.2), else by the delayed-ACK timer, tcp_delack_ms (40 ms
+ *     by default, at most 200 ms, RFC 1122 4.2.3.2).  In a steady stream
+ *     a batch of frames shares one ACK, sent at the flush (as GRO makes
+ *     Linux do): an ACK per two segments would cost a write each;
+ *   - the first TCP_QUICKACKS ACKs of a connection, and those after
+ *     out-of-order data or a duplicate segment, go without delay, so a
+ *     peer in slow start or in recovery is not held back by our timer
+ *     (Linux's quick-ACK mode).  In that phase the second full-sized
+ *     segment is ACKed at once, inside the batch: a single ACK for a whole
+ *     batch is a stretch ACK (RFC 2525 2.13), and a sender with a small
+ *     window that loses it has nothing left to learn from but its RTO;
  *   - every out-of-order segment gets its own duplicate ACK at once, with
  *     SACK blocks as they are at that moment (RFC 5681 4.2, RFC 2018 4):
  *     never one for a batch, since the sender counts them;
- *   - data that fills a gap, a duplicate (with its D-SACK), a FIN, and a
- *     window that opened are ACKed at the next flush.
+ *   - data that fills all or part of a gap is ACKed at once too (RFC 5681
+ *     4.2), its ACK covering just what it joined;
+ *   - a duplicate (with its D-SACK), a FIN, and a window that opened are
+ *     ACKed at the next flush.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +83,12 @@ static void ack_policy(struct sk_tcb *c, uint32_t len)
     c->rcv_unacked += len;
     if (len > c->rcv_mss)
         c->rcv_mss = (uint16_t)min_u32(len, UINT16_MAX);
-    if (c->quickack || c->rcv_unacked >= 2u * c->rcv_mss) {
+    bool second = c->rcv_unacked >= 2u * c->rcv_mss;
+    if (second && c->quickack) {
+        tcp_send_ack(c); /* no stretch ACK while ACKs are quick (above) */
+        return;
+    }
+    if (c->quickack || second) {
         tcp_rcv_ack_now(c);
         return;
     }
@@ -186,15 +198,21 @@ void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t 
         return;
     }
     if (off == 0) {
+        bool gap = c->n_ooo != 0;
         c->rcvq.len += len;
         c->rcv_nxt += len;
         c->rcv_wnd -= min_u32(len, c->rcv_wnd);
         tcb_event(c, SK_EV_READABLE);
-        if (c->n_ooo && ooo_merge(c)) {
-            /* A gap filled: ACK at once, so the sender's recovery moves on
-             * (RFC 5681 4.2). */
+        if (gap) {
+            /* All or part of a gap filled: ACK at once, not at the flush,
+             * so the sender's recovery moves on (RFC 5681 4.2) and the
+             * segments after it in the batch get ACKs of their own. */
+            ooo_merge(c);
             c->rcv_unacked += len;
-            tcp_rcv_ack_now(c);
+            if (c->ooo_fin && c->ooo_fin_seq == c->rcv_nxt)
+                tcp_rcv_ack_now(c); /* the held FIN is next: one ACK for both */
+            else
+                tcp_send_ack(c);
             return;
         }
         ack_policy(c, len);
@@ -212,6 +230,9 @@ void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t 
 
 void tcp_rcv_duplicate(struct sk_tcb *c, uint32_t seq, uint32_t end)
 {
+    /* The peer sent again what we have: it is recovering (its timeout, or
+     * our ACKs lost), so ACK quickly while it rebuilds its window. */
+    c->quickack = TCP_QUICKACKS;
     /* RFC 2883 4.1 (1): the first block reports the duplicate. */
     if (c->sack_ok) {
         c->dsack = (struct tcp_sack_block){seq, end};

@@ -221,14 +221,21 @@ START_TEST(dupack_per_segment_in_batch)
     }
     ck_assert_uint_eq(ctr(&f)->tcp_dupacks_out, 3);
     h_clear(f.h);
-    /* In-order data and out-of-order data in one batch: the duplicate ACK
-     * (sent at once) acknowledges the in-order part; nothing is owed. */
+    /* Part of the gap filled, then out-of-order data, in one batch: the
+     * fill is ACKed at once (RFC 5681 4.2), then the duplicate ACK; both
+     * acknowledge the in-order part, and nothing is owed at the flush. */
     n[0] = pdata_frame(&f, fr[0], 300, 50);
     n[1] = pdata_frame(&f, fr[1], 1000, 100);
     sk_input(f.h->s, fr[0], n[0], f.h->now);
     sk_input(f.h->s, fr[1], n[1], f.h->now);
+    ck_assert_int_eq(h_ntcp(f.h), 2); /* both before the flush */
     h_flush(f.h);
-    expect_ack_blocks(&f, 350, 3, (const uint32_t[][2]){{1000, 1100}, {800, 900}, {600, 700}});
+    ck_assert_int_eq(h_ntcp(f.h), 2);
+    struct tcp_seg g0 = h_out_tcp_at(f.h, 0), g1 = h_out_tcp_at(f.h, 1);
+    ck_assert_uint_eq(g0.ack, base + 350);
+    expect_blocks(&g0, 3, (const uint32_t[][2]){{800, 900}, {600, 700}, {400, 500}});
+    ck_assert_uint_eq(g1.ack, base + 350);
+    expect_blocks(&g1, 3, (const uint32_t[][2]){{1000, 1100}, {800, 900}, {600, 700}});
     sk_abort(f.c);
     fx_free(&f);
 }
@@ -525,6 +532,95 @@ START_TEST(delack_ooo_restarts_quickacks)
 }
 END_TEST
 
+/* Feeds full segments [off + k * 1460) for k < n as one batch: no flush
+ * between them, as frames read from the TAP in one go. */
+static void batch_full(struct tcp_fx *f, uint32_t off, int n)
+{
+    static uint8_t fr[8][H_FRAME_MAX];
+    ck_assert_int_le(n, 8);
+    for (int k = 0; k < n; k++) {
+        size_t len = pdata_frame(f, fr[k], off + 1460 * (uint32_t)k, 1460);
+        sk_input(f->h->s, fr[k], len, f->h->now);
+    }
+}
+
+/* No stretch ACKs while the peer recovers (RFC 5681 4.2, RFC 2525 2.13):
+ * when a batch brings a gap's fill and the segments after it, the fill is
+ * ACKed at once and then every second full segment, each before the next
+ * frame of the batch is read; a lost ACK then costs the peer only what it
+ * covered.  (A sender with a small window whose one ACK for the whole
+ * batch was lost had nothing to go on but its RTO.)  In a steady stream,
+ * after the quick ACKs, a batch shares one ACK again. */
+START_TEST(ack_no_stretch_in_recovery)
+{
+    struct tcp_fx f;
+    open_with(&f, NULL, O_SACK, 1460, 65535, 0);
+    uint32_t off = use_up_quickacks(&f, 0, 1460);
+    /* A hole at off: its duplicate ACK. */
+    pdata(&f, off + 1460, 1460);
+    expect_ack_blocks(&f, off, 1, (const uint32_t[][2]){{off + 1460, off + 2920}});
+    /* One batch: the fill, then four new full segments. */
+    static uint8_t fill[H_FRAME_MAX];
+    size_t n = pdata_frame(&f, fill, off, 1460);
+    sk_input(f.h->s, fill, n, f.h->now);
+    batch_full(&f, off + 2920, 4);
+    ck_assert_int_eq(h_ntcp(f.h), 3); /* all before the flush */
+    h_flush(f.h);
+    ck_assert_int_eq(h_ntcp(f.h), 3);
+    const uint32_t want[3] = {off + 2920, off + 2920 + 2 * 1460, off + 2920 + 4 * 1460};
+    for (int k = 0; k < 3; k++) {
+        struct tcp_seg g = h_out_tcp_at(f.h, k);
+        ck_assert_uint_eq(g.flags, TCP_ACK);
+        ck_assert_uint_eq(g.ack, base + want[k]);
+        ck_assert_uint_eq(g.opt.nsack, 0);
+    }
+    h_clear(f.h);
+    off += 2920 + 4 * 1460;
+    /* The quick ACKs that remain, one full segment each. */
+    for (int k = 0; k < TCP_QUICKACKS - 3; k++) {
+        pdata(&f, off, 1460);
+        off += 1460;
+        expect_ack_blocks(&f, off, 0, NULL);
+    }
+    /* Steady again: a batch of four has one ACK, at the flush. */
+    batch_full(&f, off, 4);
+    off += 4 * 1460;
+    ck_assert_int_eq(h_ntcp(f.h), 0);
+    h_flush(f.h);
+    expect_ack_blocks(&f, off, 0, NULL);
+    expect_read(&f, 0, off);
+    sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
+/* A segment we hold already means the peer is resending (after its
+ * timeout, or because our ACKs were lost): its D-SACK goes at once, and
+ * the ACKs after it are quick again, so the peer's small window is not
+ * held back by our delayed-ACK timer while it rebuilds. */
+START_TEST(duplicate_restarts_quickacks)
+{
+    struct tcp_fx f;
+    open_with(&f, NULL, O_SACK, 1460, 65535, 0);
+    uint32_t off = use_up_quickacks(&f, 0, 1460);
+    /* Still delayed: one full segment waits. */
+    pdata(&f, off, 1460);
+    off += 1460;
+    ck_assert_int_eq(h_ntcp(f.h), 0);
+    h_advance(f.h, 40 * MS);
+    expect_ack_blocks(&f, off, 0, NULL);
+    /* The peer sends the last segment again: D-SACK at once. */
+    pdata(&f, off - 1460, 1460);
+    expect_ack_blocks(&f, off, 1, (const uint32_t[][2]){{off - 1460, off}});
+    /* The next single full segment is ACKed without delay. */
+    pdata(&f, off, 1460);
+    off += 1460;
+    expect_ack_blocks(&f, off, 0, NULL);
+    sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
 /* ==== the window (RFC 9293 3.8.6.2, RFC 7323 2.4) ==== */
 
 /* What we announce, as the peer sees it. */
@@ -738,6 +834,8 @@ int main(void)
     tcase_add_loop_test(ack, delack_after_quickacks, 0, 2);
     tcase_add_loop_test(ack, delack_fin_at_once, 0, 2);
     tcase_add_test(ack, delack_ooo_restarts_quickacks);
+    tcase_add_test(ack, ack_no_stretch_in_recovery);
+    tcase_add_test(ack, duplicate_restarts_quickacks);
     suite_add_tcase(s, ack);
     TCase *win = tcase_create("window");
     tcase_add_loop_test(win, window_never_shrinks, 0,
