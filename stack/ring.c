@@ -97,8 +97,11 @@ static int reserve(struct ring *r, uint32_t pos, uint32_t n)
     uint32_t first = pos >> RING_CHUNK_SHIFT, last = (pos + n - 1) >> RING_CHUNK_SHIFT;
     for (uint32_t k = first;; k++) {
         uint8_t **s = &r->slot[k & (r->nslots - 1)];
-        if (!*s && !(*s = chunk_get(r->pool)))
-            return -1;
+        if (!*s) {
+            if (!(*s = chunk_get(r->pool)))
+                return -1;
+            r->nheld++;
+        }
         if (k == last)
             break;
     }
@@ -163,6 +166,7 @@ void ring_consume(struct ring *r, uint32_t n)
         if (*s) {
             chunk_put(r->pool, *s);
             *s = NULL;
+            r->nheld--;
         }
     }
 }
@@ -180,17 +184,24 @@ uint32_t ring_read(struct ring *r, void *out, uint32_t n)
 
 void ring_trim(struct ring *r, uint32_t live)
 {
-    if (!r->slot)
+    if (!r->slot || !r->nheld)
         return;
     /* The slots of live bytes: from the head's chunk through the chunk of
-     * the last live byte; every other slot can go. */
+     * the last live byte; every other slot can go.  The walk stops when
+     * only the live ones are left: a drained ring (called on every read
+     * that empties it) usually holds just the head's chunk, the first
+     * slot looked at, so this is not a walk over all nslots. */
     uint32_t first = r->head >> RING_CHUNK_SHIFT;
     uint32_t nlive = live ? ((r->head + live - 1) >> RING_CHUNK_SHIFT) - first + 1 : 0;
-    for (uint32_t i = nlive; i < r->nslots; i++) {
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < nlive; i++)
+        keep += r->slot[(first + i) & (r->nslots - 1)] != NULL;
+    for (uint32_t i = nlive; i < r->nslots && r->nheld > keep; i++) {
         uint8_t **s = &r->slot[(first + i) & (r->nslots - 1)];
         if (*s) {
             chunk_put(r->pool, *s);
             *s = NULL;
+            r->nheld--;
         }
     }
 }

@@ -33,6 +33,7 @@ struct ring {
     uint32_t cap;    /* bytes the ring may hold; 0 until ring_init */
     uint32_t head;   /* stream position of the first byte (wraps at 2^32) */
     uint32_t len;    /* bytes held from the head */
+    uint32_t nheld;  /* chunks held: ring_trim stops when none is left to give */
     struct ring_pool *pool;
 };
 

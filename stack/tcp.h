@@ -315,7 +315,15 @@ struct tcp_table {
     uint32_t challenge_tokens;
     uint64_t challenge_refill;
     struct ring_pool pool; /* chunks for every ring */
-    char cause[48]; /* the segment being processed, for state-change reports */
+    /* What state changes are reported as caused by: a text ("app: close"),
+     * or the segment being processed, kept as numbers and only put into
+     * words when a change is reported (not per segment). */
+    char cause[48];
+    struct {
+        bool on;
+        uint8_t flags;
+        uint32_t seq, ack;
+    } cause_seg;
 };
 
 /* ---- module entry points (stack.c, ipv4.c) ---- */

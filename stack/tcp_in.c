@@ -29,31 +29,14 @@
 #include "seq.h"
 #include "tcp.h"
 
-/* "S seq 3136640809": the segment as tcpdump names it, for state reports. */
+/* The segment being processed is the cause of what it changes (words
+ * only if a change is reported: tcb_set_state). */
 static void describe(struct sk_stack *s, const struct tcp_seg *g)
 {
-    char f[8];
-    int n = 0;
-    if (g->flags & TCP_SYN)
-        f[n++] = 'S';
-    if (g->flags & TCP_FIN)
-        f[n++] = 'F';
-    if (g->flags & TCP_RST)
-        f[n++] = 'R';
-    if (g->flags & TCP_PSH)
-        f[n++] = 'P';
-    if (g->flags & TCP_URG)
-        f[n++] = 'U';
-    if (g->flags & TCP_ACK)
-        f[n++] = '.';
-    f[n] = '\0';
-    if (n == 0)
-        memcpy(f, "none", 5);
-    snprintf(s->tcp.cause, sizeof(s->tcp.cause), "%s seq %u", f, (unsigned)g->seq);
-    if (g->flags & TCP_ACK) {
-        size_t l = strlen(s->tcp.cause);
-        snprintf(s->tcp.cause + l, sizeof(s->tcp.cause) - l, " ack %u", (unsigned)g->ack);
-    }
+    s->tcp.cause_seg.on = true;
+    s->tcp.cause_seg.flags = g->flags;
+    s->tcp.cause_seg.seq = g->seq;
+    s->tcp.cause_seg.ack = g->ack;
 }
 
 /* ---- shared steps ---- */

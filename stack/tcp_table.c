@@ -284,6 +284,32 @@ void tcb_free(struct sk_tcb *c)
     free(c);
 }
 
+/* "S seq 3136640809 ack 1": a segment as tcpdump names it, for reports. */
+static void describe_seg(char *out, size_t cap, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+    char f[8];
+    int n = 0;
+    if (flags & TCP_SYN)
+        f[n++] = 'S';
+    if (flags & TCP_FIN)
+        f[n++] = 'F';
+    if (flags & TCP_RST)
+        f[n++] = 'R';
+    if (flags & TCP_PSH)
+        f[n++] = 'P';
+    if (flags & TCP_URG)
+        f[n++] = 'U';
+    if (flags & TCP_ACK)
+        f[n++] = '.';
+    f[n] = '\0';
+    if (n == 0)
+        memcpy(f, "none", 5);
+    if (flags & TCP_ACK)
+        snprintf(out, cap, "%s seq %u ack %u", f, (unsigned)seq, (unsigned)ack);
+    else
+        snprintf(out, cap, "%s seq %u", f, (unsigned)seq);
+}
+
 /* Never inlined, so `break tcp_set_state` (and synack-break-state) stops at
  * every transition in optimized builds too. */
 __attribute__((noinline)) void tcp_set_state(struct sk_tcb *c, int state)
@@ -303,13 +329,18 @@ __attribute__((noinline)) void tcp_set_state(struct sk_tcb *c, int state)
                                      .rport = c->rport,
                                      .from = old,
                                      .to = state};
-        memcpy(ch.cause, s->tcp.cause, sizeof(ch.cause));
+        if (s->tcp.cause_seg.on)
+            describe_seg(ch.cause, sizeof(ch.cause), s->tcp.cause_seg.flags,
+                         s->tcp.cause_seg.seq, s->tcp.cause_seg.ack);
+        else
+            memcpy(ch.cause, s->tcp.cause, sizeof(ch.cause));
         s->cfg.on_state(s->cfg.observer_ctx, &ch, s->now);
     }
 }
 
 void tcp_cause(struct sk_stack *s, const char *why)
 {
+    s->tcp.cause_seg.on = false;
     snprintf(s->tcp.cause, sizeof(s->tcp.cause), "%s", why);
 }
 

@@ -1,6 +1,6 @@
 /* host.c - option parsing, bring-up and the event loop shared by apps.
  *
- * The loop: ppoll-free poll() on the TAP, a signalfd and the app's fds,
+ * The loop: ppoll() on the TAP, a signalfd and the app's fds, to the microsecond,
  * with its timeout from the core's next deadline.  Frames are read until
  * EAGAIN (bounded per round), fed to the core, then timers run, events go
  * to the app, and one sk_flush sends what the batch produced. */
