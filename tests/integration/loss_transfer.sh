@@ -207,8 +207,13 @@ check_copy "reader stalled 5 s, host -> stack" "$TMP/stall-rx.out" "$TMP/data-st
 zw=$(tcpdump -n -r "$TMP/zw.pcap" 2>/dev/null | wc -l)
 [ "$zw" -gt 0 ] || fail "reader stalled 5 s: synack never advertised a zero window"
 pass "reader stalled 5 s: synack advertised a zero window ($zw segments with win 0) and then opened it again"
-[ $((${probes1:-0} - ${probes0:-0})) -gt 0 ] ||
-    fail "reader stalled 5 s: the host sent no zero-window probe (TcpExtTCPWinProbe did not move)"
-pass "the host probed the zero window $((probes1 - probes0)) times, and synack's answers reopened it"
+# The first zero-window segment closes the window; each later one answers a
+# probe of the host's.  Linux probes with a zero-window probe (counted in
+# TcpExtTCPWinProbe) when nothing of its is in flight, and by retransmitting
+# what is in flight otherwise (RFC 9293 3.8.6.1 allows both); under load a
+# tail retransmission can be in flight as the window closes, so both count.
+[ "$zw" -ge 2 ] ||
+    fail "reader stalled 5 s: synack answered no probe of the host's with its zero window ($zw segment with win 0; TcpExtTCPWinProbe moved by $((${probes1:-0} - ${probes0:-0})))"
+pass "the host probed the zero window $((zw - 1)) times ($((${probes1:-0} - ${probes0:-0})) zero-window probes), and synack's answers kept it closed until the reader read"
 
 finish
