@@ -607,28 +607,33 @@ void tcp_input(struct sk_stack *s, const struct ipv4_hdr *ih, const uint8_t *p, 
         s->ctr.drop_tcp_options++;
         return;
     }
-    /* SYN with RST or FIN means nothing sane; port 0 is reserved. */
-    if ((g.flags & TCP_SYN) && (g.flags & (TCP_RST | TCP_FIN))) {
-        s->ctr.drop_tcp_bad_flags++;
-        return;
-    }
-    if (!g.sport || !g.dport) {
+    if (!g.sport || !g.dport) { /* port 0 is reserved */
         s->ctr.drop_tcp_bad_port++;
         return;
     }
     if (g.flags & TCP_RST)
         s->ctr.tcp_rst_in++;
     describe(s, &g);
+    bool bad_flags = (g.flags & TCP_SYN) && (g.flags & (TCP_RST | TCP_FIN));
     struct sk_tcb *c = tcb_lookup(s, g.daddr, g.dport, g.saddr, g.sport);
-    if (c && c->state == SK_TIME_WAIT && (g.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
+    if (c && c->state == SK_TIME_WAIT && !bad_flags &&
+        (g.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
         seq_gt(g.seq, c->rcv_nxt) && tcb_listener(s, g.dport)) {
         /* RFC 1122 4.2.2.13: a new SYN above the old sequence space may
          * reopen a connection in TIME_WAIT. */
         tcb_close(c, 0);
         c = NULL;
     }
+    /* SYN with RST or FIN means nothing sane to a listener or a
+     * connection (Linux drops it too); but a closed port answers every
+     * segment that is not a RST (RFC 9293 3.10.7.1), so SYN+FIN gets its
+     * RST there and a scanner learns nothing new from the silence. */
+    struct sk_tcb *l = c ? NULL : tcb_listener(s, g.dport);
+    if (bad_flags && (c || l || (g.flags & TCP_RST))) {
+        s->ctr.drop_tcp_bad_flags++;
+        return;
+    }
     if (!c) {
-        struct sk_tcb *l = tcb_listener(s, g.dport);
         if (l)
             listen_input(l, &g);
         else

@@ -378,13 +378,24 @@ START_TEST(closed_port_rst)
     g = h_last_tcp(h);
     ck_assert_uint_eq(g.flags, TCP_RST);
     ck_assert_uint_eq(g.seq, 77);
-    /* A RST: nothing. */
+    /* SYN and FIN together: still not a RST, so answered (RFC 9293
+     * 3.10.7.1); SEG.LEN counts both. */
     h_clear(h);
+    peer(h, PPORT, 3000, 0, TCP_SYN | TCP_FIN, NULL, 0);
+    ck_assert_int_eq(h_ntcp(h), 1);
+    g = h_last_tcp(h);
+    ck_assert_uint_eq(g.flags, TCP_RST | TCP_ACK);
+    ck_assert_uint_eq(g.seq, 0);
+    ck_assert_uint_eq(g.ack, 3002);
+    /* A RST: nothing, also with SYN. */
+    h_clear(h);
+    peer(h, PPORT, 1000, 0, TCP_SYN | TCP_RST, NULL, 0);
     peer(h, PPORT, 1000, 0, TCP_RST, NULL, 0);
     peer(h, PPORT, 1000, 5, TCP_RST | TCP_ACK, NULL, 0);
     ck_assert_int_eq(h->nout, 0);
-    ck_assert_uint_eq(sk_counters(h->s)->drop_tcp_no_conn, 7);
-    ck_assert_uint_eq(sk_counters(h->s)->tcp_rst_sent, 5);
+    ck_assert_uint_eq(sk_counters(h->s)->drop_tcp_no_conn, 8);
+    ck_assert_uint_eq(sk_counters(h->s)->drop_tcp_bad_flags, 1);
+    ck_assert_uint_eq(sk_counters(h->s)->tcp_rst_sent, 6);
     h_free(h);
 }
 END_TEST
