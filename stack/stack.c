@@ -72,6 +72,13 @@ static int fill_defaults(struct sk_config *c)
         return -1;
     if (!c->tcp_msl_ms)
         c->tcp_msl_ms = 30000;
+    if (c->tcp_syncookies < 0 || c->tcp_syncookies > SK_SYNCOOKIES_ALWAYS)
+        return -1;
+    if (!c->tcp_rst_per_sec)
+        c->tcp_rst_per_sec = 1000;
+    /* Linux's tcp_invalid_ratelimit. */
+    if (!c->tcp_oow_ack_ms)
+        c->tcp_oow_ack_ms = 500;
     if (!c->tcp_max_conns)
         c->tcp_max_conns = 4096;
     if (!c->tcp_rto_min_ms)

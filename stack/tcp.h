@@ -12,6 +12,7 @@
  *   tcp_cc.h     congestion control behind a table of functions
  *   tcp_out.c    writes a segment (header, options, payload) and RSTs
  *   tcp_opt.c    options: parsing, negotiation, timestamps and PAWS
+ *   tcp_cookie.c SYN cookies, for a listener whose half-open queue is full
  *   tcp_table.c  the connection table, TCB life, the state door
  *   tcp_timer.c  each connection's timers, and the stack's timer heap
  *   tcp_api.c    the socket-like API of synack.h
@@ -292,6 +293,8 @@ struct sk_tcb {
     uint32_t synq_len, acceptq_len;
     uint32_t backlog;
     struct sk_tcp_opts opts; /* what sk_conn_set_opts set (listeners pass it on) */
+    uint64_t cookie_sent_us; /* a listener: when it last answered a SYN with a cookie */
+    uint64_t oow_ack_us;     /* when an out-of-window segment last drew an ACK */
 
     /* Per-connection counts for the ss-like table. */
     uint32_t n_fast_rtx, n_rto, n_tlp, n_undo;
@@ -304,6 +307,9 @@ struct tcp_table {
     uint8_t hash_key[16];
     uint8_t isn_key[16];
     uint8_t ts_key[16];
+    uint8_t cookie_key[16]; /* SYN cookies' MAC (tcp_cookie.c) */
+    uint32_t rst_tokens;    /* RSTs for closed ports left this second */
+    uint64_t rst_refill;
     uint32_t ntcbs;
     struct link all;
     struct link time_wait; /* TIME_WAIT TCBs the app let go of, oldest first */
@@ -363,6 +369,24 @@ void tcb_orphan_timeout(struct sk_tcb *c);
 void tcb_want_output(struct sk_tcb *c);
 /* Takes the connection options (buffer sizes, Nagle, keep-alive, CC). */
 void tcb_apply_opts(struct sk_tcb *c, const struct sk_tcp_opts *o);
+
+/* ---- tcp_cookie.c: SYN cookies (RFC 4987 3.6) ---- */
+/* What a cookie keeps of the SYN's options. */
+struct tcp_cookie_opts {
+    uint16_t mss;  /* in: the largest allowed; out: the one the cookie says */
+    bool ts;       /* timestamps in force: the other options ride in TSval */
+    bool sack;     /* SACK-permitted (only with timestamps) */
+    int8_t wscale; /* the peer's shift, -1 for none (only with timestamps) */
+};
+void tcp_cookie_init(struct sk_stack *s);
+/* Our ISN for a SYN answered without a TCB; rounds o->mss down to what a
+ * cookie can say. */
+uint32_t tcp_cookie_make(struct sk_stack *s, const struct tcp_seg *syn, struct tcp_cookie_opts *o);
+/* The low bits our TSval must carry (when o->ts). */
+uint8_t tcp_cookie_optbits(const struct tcp_cookie_opts *o);
+/* Whether the handshake's last ACK carries a cookie of ours, not expired;
+ * if so, what it kept. */
+bool tcp_cookie_check(struct sk_stack *s, const struct tcp_seg *ack, struct tcp_cookie_opts *o);
 
 /* ---- tcp_timer.c ---- */
 void tcp_timer_set(struct sk_tcb *c, enum tcp_timer k, uint64_t at);

@@ -146,22 +146,164 @@ static bool our_fin_acked(const struct sk_tcb *c)
 
 /* ---- 3.10.7.1: no TCB ---- */
 
+/* A RST for a segment that found no connection.  A stack-wide budget per
+ * second keeps a scan or a flood of stray segments from turning synack
+ * into a RST generator (FreeBSD limits them with its ICMP limit too). */
+static void rst_no_conn(struct sk_stack *s, const struct tcp_seg *g)
+{
+    struct tcp_table *t = &s->tcp;
+    if (s->now - t->rst_refill >= 1000000) {
+        t->rst_tokens = s->cfg.tcp_rst_per_sec;
+        t->rst_refill = s->now;
+    }
+    if (!t->rst_tokens && s->cfg.tcp_rst_per_sec != SK_LIMIT_OFF) {
+        s->ctr.tcp_rst_limited++;
+        return;
+    }
+    if (t->rst_tokens)
+        t->rst_tokens--;
+    tcp_reply_rst(s, g);
+}
+
 static void closed_input(struct sk_stack *s, const struct tcp_seg *g)
 {
     s->ctr.drop_tcp_no_conn++;
     if (g->flags & TCP_RST) /* never answer a RST (3.10.7.1) */
         return;
-    tcp_reply_rst(s, g);
+    rst_no_conn(s, g);
 }
 
 /* ---- 3.10.7.2: LISTEN ---- */
+
+static void other_input(struct sk_tcb *c, struct tcp_seg *g);
 
 static struct sk_tcb *oldest_half_open(struct sk_tcb *l)
 {
     return list_empty(&l->synq) ? NULL : container_of(l->synq.next, struct sk_tcb, q_link);
 }
 
-static void listen_input(struct sk_tcb *l, const struct tcp_seg *g)
+/* A child of listener l for the peer of g, whose ISN is irs: in l's
+ * half-open queue, still in LISTEN (a child starts as its listener's copy,
+ * RFC 9293 3.10.7.2) with our ISS iss.  NULL when the table is full. */
+static struct sk_tcb *new_child(struct sk_tcb *l, const struct tcp_seg *g, uint32_t irs,
+                                uint32_t iss)
+{
+    struct sk_stack *s = l->stack;
+    struct sk_tcb *c = tcb_new(s, g->daddr, g->dport, g->saddr, g->sport);
+    if (!c)
+        return NULL;
+    c->state = SK_LISTEN;
+    c->parent = l;
+    c->passive = true;
+    list_add_tail(&l->synq, &c->q_link);
+    list_add_tail(&s->tcp.half_open, &c->ho_link);
+    l->synq_len++;
+    c->irs = irs;
+    c->rcv_nxt = irs + 1;
+    c->rcv_up = c->rcv_nxt; /* no urgent data yet: the pointer starts at the data */
+    c->iss = iss;
+    c->snd_una = c->snd_nxt = c->snd_max = iss;
+    c->snd_wnd = g->wnd;
+    c->max_snd_wnd = g->wnd;
+    c->snd_wl1 = irs;
+    c->last_rcv_us = s->now;
+    /* The listener's options (buffers, Nagle, keep-alive, CC) pass on. */
+    tcb_apply_opts(c, &l->opts);
+    tcp_opt_init(c);
+    return c;
+}
+
+/* Answers a SYN with a SYN-ACK whose ISN is a cookie, keeping nothing: the
+ * segment is written from a TCB on the stack that is never linked
+ * anywhere. */
+static void syn_cookie_reply(struct sk_tcb *l, const struct tcp_seg *g)
+{
+    struct sk_stack *s = l->stack;
+    struct sk_tcb t;
+    memset(&t, 0, sizeof(t));
+    t.stack = s;
+    t.laddr = g->daddr;
+    t.lport = g->dport;
+    t.raddr = g->saddr;
+    t.rport = g->sport;
+    t.t.heap_idx = UINT32_MAX;
+    t.rcvbuf = l->opts.rcvbuf ? l->opts.rcvbuf : s->cfg.tcp_rcvbuf;
+    t.rcv_nxt = g->seq + 1;
+    tcp_opt_init(&t);
+    take_syn_options(&t, g);
+    struct tcp_cookie_opts o = {.mss = t.mss, .ts = t.ts_ok, .sack = t.sack_ok,
+                                .wscale = t.ws_ok ? (int8_t)t.snd_wscale : -1};
+    if (!o.ts) { /* nowhere to keep them: offer neither (tcp_cookie.c) */
+        t.sack_ok = t.ws_ok = false;
+        t.snd_wscale = t.rcv_wscale = 0;
+        o.sack = false;
+        o.wscale = -1;
+    } else {
+        /* Our TSval carries the option bits, a little behind our clock so
+         * that the connection's later TSvals never go backwards. */
+        uint32_t v = tcp_ts_now(&t);
+        t.ts_offset -= (v - tcp_cookie_optbits(&o)) & 0x1F;
+    }
+    t.iss = tcp_cookie_make(s, g, &o);
+    t.state = SK_SYN_RECEIVED;
+    l->cookie_sent_us = s->now ? s->now : 1;
+    s->ctr.tcp_syncookies_sent++;
+    tcp_write_segment(&t, &(struct tcp_out_seg){.seq = t.iss, .flags = TCP_SYN | TCP_ACK});
+}
+
+/* The handshake's last ACK met the listener, not a child: if it carries a
+ * cookie of ours, the child is made now, in SYN_RECEIVED as if from the
+ * SYN, and the ACK is processed as the child's.  NULL if not a cookie. */
+static struct sk_tcb *syn_cookie_child(struct sk_tcb *l, const struct tcp_seg *g)
+{
+    struct sk_stack *s = l->stack;
+    struct tcp_cookie_opts o;
+    if (!l->cookie_sent_us || (g->flags & (TCP_SYN | TCP_RST | TCP_FIN)) != 0 ||
+        s->now - l->cookie_sent_us > (3ULL << 26))
+        return NULL; /* no cookie sent lately: an ordinary stray ACK */
+    if (!tcp_cookie_check(s, g, &o)) {
+        s->ctr.tcp_syncookies_failed++;
+        return NULL;
+    }
+    if (l->acceptq_len >= l->backlog) {
+        /* No room to accept: the peer's next segment brings the cookie
+         * again while it is young. */
+        s->ctr.drop_tcp_listen_overflow++;
+        return l;
+    }
+    struct sk_tcb *c = new_child(l, g, g->seq - 1, g->ack - 1);
+    if (!c) {
+        s->ctr.tcp_conns_limit++;
+        return l;
+    }
+    c->mss = o.mss < our_mss(s) ? o.mss : our_mss(s);
+    c->ts_ok = o.ts;
+    c->sack_ok = o.sack;
+    c->ws_ok = o.wscale >= 0;
+    c->snd_wscale = c->ws_ok ? (uint8_t)o.wscale : 0;
+    if (!c->ws_ok)
+        c->rcv_wscale = 0;
+    if (c->ts_ok) {
+        c->ts_recent = g->opt.tsval;
+        c->ts_recent_us = s->now;
+    }
+    c->mss_data = (uint16_t)(c->mss - (c->ts_ok ? 12 : 0));
+    c->rcv_mss = (uint16_t)min_u32(c->mss, TCP_DEFAULT_MSS);
+    /* As if our SYN-ACK had gone from this TCB: its window and ACK. */
+    c->snd_nxt = c->snd_max = c->iss + 1;
+    uint32_t win = tcp_rcv_window(c);
+    c->rcv_wnd = min_u32(win, 65535);
+    c->rcv_adv = c->rcv_nxt + win;
+    c->rcv_adv_set = true;
+    c->last_ack_sent = c->rcv_nxt;
+    tcb_hash_insert(c);
+    tcp_set_state(c, SK_SYN_RECEIVED);
+    s->ctr.tcp_passive_opens++;
+    s->ctr.tcp_syncookies_ok++;
+    return c;
+}
+
+static void listen_input(struct sk_tcb *l, struct tcp_seg *g)
 {
     struct sk_stack *s = l->stack;
     if (g->flags & TCP_RST) { /* first: ignore a RST */
@@ -169,8 +311,15 @@ static void listen_input(struct sk_tcb *l, const struct tcp_seg *g)
         return;
     }
     if (g->flags & TCP_ACK) { /* second: an ACK here is stale, <SEQ=SEG.ACK><CTL=RST> */
+        struct sk_tcb *c = syn_cookie_child(l, g); /* unless it brings a cookie */
+        if (c == l)
+            return;
+        if (c) {
+            other_input(c, g);
+            return;
+        }
         s->ctr.drop_tcp_no_conn++;
-        tcp_reply_rst(s, g);
+        rst_no_conn(s, g);
         return;
     }
     if (!(g->flags & TCP_SYN)) { /* fourth: anything else is dropped */
@@ -182,44 +331,40 @@ static void listen_input(struct sk_tcb *l, const struct tcp_seg *g)
         s->ctr.drop_tcp_listen_overflow++;
         return;
     }
-    /* A full half-open queue (or stack) makes room by evicting its oldest
-     * entry, so a flood of spoofed SYNs cannot lock a real client out
-     * (RFC 4987 section 3.4, "random/oldest drop"). */
+    int cookies = s->cfg.tcp_syncookies;
+    uint32_t max_half_open = s->cfg.tcp_max_half_open ? s->cfg.tcp_max_half_open : l->backlog;
+    bool full = l->synq_len >= max_half_open;
+    if (cookies == SK_SYNCOOKIES_ALWAYS || (full && cookies != SK_SYNCOOKIES_OFF)) {
+        syn_cookie_reply(l, g);
+        return;
+    }
+    /* Without cookies, a full half-open queue (or stack) makes room by
+     * evicting its oldest entry, so a flood of spoofed SYNs cannot lock a
+     * real client out for long (RFC 4987 section 3.4, "random/oldest
+     * drop"). */
     struct sk_tcb *victim = oldest_half_open(l);
-    if (victim && l->synq_len >= l->backlog) {
+    if (victim && full) {
         s->ctr.tcp_syn_evictions++;
         tcb_free(victim);
     }
-    struct sk_tcb *c = tcb_new(s, g->daddr, g->dport, g->saddr, g->sport);
+    uint32_t iss = tcp_isn(s, g->daddr, g->dport, g->saddr, g->sport);
+    struct sk_tcb *c = new_child(l, g, g->seq, iss);
+    if (!c && cookies != SK_SYNCOOKIES_OFF) {
+        /* The table is full: a cookie costs no TCB. */
+        syn_cookie_reply(l, g);
+        return;
+    }
     if (!c && !list_empty(&s->tcp.half_open)) {
         /* The table is full (and holds no TIME_WAIT to recycle): the oldest
          * half-open connection of any listener makes room. */
         s->ctr.tcp_syn_evictions++;
         tcb_free(container_of(s->tcp.half_open.next, struct sk_tcb, ho_link));
-        c = tcb_new(s, g->daddr, g->dport, g->saddr, g->sport);
+        c = new_child(l, g, g->seq, iss);
     }
     if (!c) {
         s->ctr.tcp_conns_limit++;
         return;
     }
-    c->state = SK_LISTEN; /* a child starts as its listener's copy (RFC 9293 3.10.7.2) */
-    c->parent = l;
-    c->passive = true;
-    list_add_tail(&l->synq, &c->q_link);
-    list_add_tail(&s->tcp.half_open, &c->ho_link);
-    l->synq_len++;
-    c->irs = g->seq;
-    c->rcv_nxt = g->seq + 1;
-    c->rcv_up = c->rcv_nxt; /* no urgent data yet: the pointer starts at the data */
-    c->iss = tcp_isn(s, c->laddr, c->lport, c->raddr, c->rport);
-    c->snd_una = c->snd_nxt = c->snd_max = c->iss;
-    c->snd_wnd = g->wnd;
-    c->max_snd_wnd = g->wnd;
-    c->snd_wl1 = g->seq;
-    c->last_rcv_us = s->now;
-    /* The listener's options (buffers, Nagle, keep-alive, CC) pass on. */
-    tcb_apply_opts(c, &l->opts);
-    tcp_opt_init(c);
     take_syn_options(c, g);
     tcb_hash_insert(c);
     tcp_set_state(c, SK_SYN_RECEIVED);
@@ -312,11 +457,39 @@ static bool challenge_allowed(struct sk_stack *s)
     return true;
 }
 
+/* At most one ACK per tcp_oow_ack_ms on a connection for segments that
+ * fall outside it: otherwise each forged segment draws an ACK, and a
+ * flood of them an equal flood back (Linux's tcp_invalid_ratelimit). */
+static bool oow_ack_due(struct sk_tcb *c)
+{
+    struct sk_stack *s = c->stack;
+    if (s->cfg.tcp_oow_ack_ms == SK_LIMIT_OFF)
+        return true;
+    if (c->oow_ack_us && s->now - c->oow_ack_us < 1000ULL * s->cfg.tcp_oow_ack_ms) {
+        s->ctr.tcp_oow_ack_limited++;
+        return false;
+    }
+    c->oow_ack_us = s->now ? s->now : 1;
+    return true;
+}
+
+/* The ACK owed to a segment that was not acceptable, within the limit.
+ * Segments with data (or a FIN) are exempt: they may be retransmissions
+ * whose ACK was lost, and the answer (with a D-SACK) is what ends the
+ * peer's recovery (as Linux exempts them). */
+static void oow_ack(struct sk_tcb *c, const struct tcp_seg *g)
+{
+    if ((seg_len(g) > 0 && !(g->flags & TCP_SYN)) || oow_ack_due(c))
+        tcp_rcv_ack_now(c);
+}
+
 void tcp_challenge_ack(struct sk_tcb *c)
 {
     struct sk_stack *s = c->stack;
     /* RFC 5961 section 7: a rate limit keeps challenge ACKs from being a
-     * side channel or an amplifier. */
+     * side channel or an amplifier: per connection, then per stack. */
+    if (!oow_ack_due(c))
+        return;
     if (!challenge_allowed(s)) {
         s->ctr.tcp_challenge_limited++;
         return;
@@ -432,7 +605,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
      * a RST) and dropped. */
     if (!tcp_paws_ok(c, g)) {
         s->ctr.drop_tcp_paws++;
-        tcp_rcv_ack_now(c);
+        oow_ack(c, g);
         return;
     }
 
@@ -461,7 +634,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
             s->ctr.tcp_dup_segments++;
             tcp_rcv_duplicate(c, g->seq, g->seq + g->len);
         } else {
-            tcp_rcv_ack_now(c);
+            oow_ack(c, g);
         }
         if (c->state == SK_TIME_WAIT && (g->flags & TCP_FIN))
             tcp_timer_set(c, TCP_T_CLOSE, s->now + 2000ULL * s->cfg.tcp_msl_ms);

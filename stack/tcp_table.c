@@ -64,8 +64,11 @@ int tcp_init(struct sk_stack *s)
         memcpy(t->isn_key, s->cfg.tcp_isn_key, sizeof(t->isn_key));
     else
         s->cfg.random(s->cfg.random_ctx, t->isn_key, sizeof(t->isn_key));
+    tcp_cookie_init(s);
     t->challenge_tokens = TCP_CHALLENGE_PER_SEC;
     t->challenge_refill = s->now;
+    t->rst_tokens = s->cfg.tcp_rst_per_sec;
+    t->rst_refill = s->now;
     return t->buckets && t->heap ? 0 : -1;
 }
 

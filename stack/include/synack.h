@@ -143,6 +143,13 @@ struct sk_config {
     uint32_t tcp_syn_retries; /* SYN and SYN-ACK retransmissions; default 5 */
     uint32_t arp_lifetime_ms; /* default 60000 */
     uint32_t tcp_delack_ms;   /* delayed-ACK timeout, default 40 (at most 200, RFC 1122) */
+    /* Hostile peers.  SYN cookies (RFC 4987 3.6): SK_SYNCOOKIES_* below. */
+    int tcp_syncookies;
+    uint32_t tcp_max_half_open;  /* half-open connections per listener; default its backlog */
+    uint32_t tcp_rst_per_sec;    /* RSTs for closed ports per second; default 1000 */
+    uint32_t tcp_oow_ack_ms;     /* per connection, at most one ACK per this many ms for
+                                    out-of-window segments without data; default 500,
+                                    SK_LIMIT_OFF for no limit */
     int tcp_cc;               /* enum sk_cc: the default algorithm, SK_CC_CUBIC if 0 */
     /* Switch off what we offer on our SYNs (as Linux's sysctls do). */
     bool tcp_no_sack;         /* no SACK-permitted (RFC 2018) */
@@ -157,6 +164,16 @@ struct sk_config {
     void (*on_state)(void *ctx, const struct sk_state_change *change, uint64_t now);
     void (*on_note)(void *ctx, const struct sk_tcp_note *note, uint64_t now);
     void *observer_ctx;
+};
+
+/* A rate limit of sk_config set to this is off. */
+#define SK_LIMIT_OFF UINT32_MAX
+
+/* When a listener answers a SYN with a cookie instead of a TCB. */
+enum sk_syncookies {
+    SK_SYNCOOKIES_DEFAULT = 0, /* when its half-open queue (or the table) is full */
+    SK_SYNCOOKIES_OFF,         /* never: the oldest half-open connection makes room */
+    SK_SYNCOOKIES_ALWAYS,      /* for every SYN (tests, demos) */
 };
 
 /* Creates a stack and announces it with a gratuitous ARP.  NULL on error,
@@ -270,7 +287,12 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(tcp_resets, "connections reset by the peer")                                                 \
     X(tcp_aborts_timeout, "connections aborted: retransmissions exhausted")                        \
     X(tcp_established, "connections that reached ESTABLISHED")                                     \
-    X(tcp_bad_transitions, "state changes not in the state diagram (a bug if not 0)")
+    X(tcp_bad_transitions, "state changes not in the state diagram (a bug if not 0)")           \
+    X(tcp_syncookies_sent, "SYN cookies sent (a listener's half-open queue was full)")            \
+    X(tcp_syncookies_ok, "connections opened by a valid SYN cookie")                               \
+    X(tcp_syncookies_failed, "ACKs to a listener with a bad or expired SYN cookie (RST sent)")     \
+    X(tcp_oow_ack_limited, "ACKs for out-of-window segments not sent: rate limit")                 \
+    X(tcp_rst_limited, "RSTs for closed ports not sent: rate limit")
 
 struct sk_counters {
 #define SK_COUNTER_FIELD(name, desc) uint64_t name;
