@@ -239,8 +239,12 @@ START_TEST(syn_flood_real_client_gets_in)
     ck_assert_int_eq(h_count_conns(f.h), 17);
     ck_assert_uint_eq(ctr(f.h)->tcp_syncookies_sent, 984);
     ck_assert_uint_eq(ctr(f.h)->tcp_syn_evictions, 0);
-    /* A real client in the middle of it completes. */
+    /* A real client's SYN, then 500 more spoofed ones before its ACK
+     * arrives (evicting the oldest half-open entry would have dropped it
+     * long before): it completes. */
     struct tcp_seg sa = syn_of(f.h, 20000, (struct h_seg){.seq = 42, .mss = 1460});
+    for (uint16_t p = 0; p < 500; p++)
+        syn_of(f.h, (uint16_t)(30000 + p), (struct h_seg){.seq = 7u * p, .mss = 1460});
     ack_from(f.h, 20000, 43, sa.seq + 1, false, 0, 0);
     sk_conn *c = sk_accept(f.l);
     ck_assert_ptr_nonnull(c);
