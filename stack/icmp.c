@@ -20,10 +20,11 @@
  * liberal in what it accepts.  The reply has code 0, RFC 792's format
  * for it.
  *
- * The reply carries the request's TOS (RFC 1349 5.1: an ICMP reply is
- * sent with the TOS of its request; RFC 1812 4.3.2.5 asks the same of
- * routers' replies), less the two ECN bits (RFC 3168 5: only an
- * ECN-capable transport may mark ECT, and ICMP is none). */
+ * The reply carries the request's TOS: RFC 1122 3.2.2.6 is silent on
+ * it, RFC 1349 5.1 says an ICMP reply is sent with its request's TOS, and
+ * RFC 1812 4.3.2.5 (for routers) that it keeps the request's precedence.
+ * Less the two ECN bits (RFC 3168 5: only an ECN-capable transport may
+ * mark ECT, and ICMP is none). */
 static void echo_reply(struct sk_stack *s, const struct ipv4_hdr *ih, const uint8_t *p, size_t len)
 {
     uint8_t head[8];
