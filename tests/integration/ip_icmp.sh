@@ -125,8 +125,16 @@ fi
 grep -qiE 'zombie|idle scan|proxy' "$TMP/nmap" || { show "$TMP/nmap"; fail "nmap -sI printed nothing about the zombie"; }
 pass "nmap -sI $STACK_IP:7: not usable as a zombie ($(grep -ioE 'class: [a-z ]+|cannot be used[^.]*' "$TMP/nmap" | head -1))"
 
-# Counters: reassembled requests, fragmented replies.
+# Counters (tapnc -v at exit): 3 requests put together from 6 fragments
+# each, 3 replies sent as 6 fragments each, nothing dropped in reassembly.
 kill -INT "$TAPNC_PID"
 wait_exit "$TAPNC_PID" 5 || fail "tapnc still running 5 s after SIGINT"
+for line in '18 IPv4 fragments received' '3 IPv4 datagrams reassembled from fragments' \
+    '18 IPv4 fragments sent' '3 IPv4 datagrams sent in fragments'; do
+    grep -qx "    $line" "$TMP/tapnc.err" || { show "$TMP/tapnc.err"; fail "tapnc -v counters: no line '$line'"; }
+done
+grep -q 'IPv4 \(fragments\|datagrams\) dropped' "$TMP/tapnc.err" &&
+    { show "$TMP/tapnc.err"; fail "tapnc -v counters: a reassembly drop"; }
+pass "counters: 18 fragments in, 3 reassembled; 3 replies sent as 18 fragments; no reassembly drop"
 
 finish
