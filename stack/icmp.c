@@ -146,8 +146,8 @@ void icmp_send_unreach(struct sk_stack *s, uint8_t code, const struct ipv4_hdr *
         s->ctr.icmp_unreach_sent++;
 }
 
-void icmp_send_reasm_timeout(struct sk_stack *s, uint32_t dst, uint8_t proto,
-                             const uint8_t *quote, size_t qlen)
+void icmp_send_reasm_timeout(struct sk_stack *s, uint32_t dst, uint8_t proto, const uint8_t *quote,
+                             size_t qlen)
 {
     /* RFC 1122 3.2.2: never an error about an ICMP error. */
     size_t ihl = (size_t)(quote[0] & 0x0f) * 4;

@@ -46,7 +46,7 @@ void icmp_send_unreach(struct sk_stack *s, uint8_t code, const struct ipv4_hdr *
                        const uint8_t *dgram, size_t len);
 /* Time exceeded in reassembly (RFC 1122 3.3.2) to dst, quoting the first
  * fragment's header and 8 bytes of its data (`quote`, qlen bytes). */
-void icmp_send_reasm_timeout(struct sk_stack *s, uint32_t dst, uint8_t proto,
-                             const uint8_t *quote, size_t qlen);
+void icmp_send_reasm_timeout(struct sk_stack *s, uint32_t dst, uint8_t proto, const uint8_t *quote,
+                             size_t qlen);
 
 #endif

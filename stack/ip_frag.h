@@ -9,9 +9,9 @@
 
 #include "list.h"
 
-#define IP_FRAG_CHUNK      1024  /* reassembly memory comes in chunks of this many bytes */
-#define IP_FRAG_CHUNKS     64    /* per datagram: 64 KiB covers any offset */
-#define IP_FRAG_RANGES     64    /* separate pieces held per datagram */
+#define IP_FRAG_CHUNK      1024 /* reassembly memory comes in chunks of this many bytes */
+#define IP_FRAG_CHUNKS     64   /* per datagram: 64 KiB covers any offset */
+#define IP_FRAG_RANGES     64   /* separate pieces held per datagram */
 #define IP_FRAG_MEM_DEF    (1u << 20)
 #define IP_FRAG_MAX_DEF    64
 #define IP_FRAG_MAX_MAX    4096
@@ -30,14 +30,14 @@ struct ip_frag_dgram {
     uint32_t src, dst;
     uint16_t id;
     uint8_t proto;
-    uint8_t state;    /* enum ip_frag_state; DEAD: discarded, its key remembered */
-    uint8_t hdr_len;  /* the first fragment's header, 0 until it came */
+    uint8_t state;   /* enum ip_frag_state; DEAD: discarded, its key remembered */
+    uint8_t hdr_len; /* the first fragment's header, 0 until it came */
     uint8_t hdr[60];
-    uint32_t hnext;   /* hash chain, by index */
+    uint32_t hnext; /* hash chain, by index */
     uint64_t deadline;
-    struct link age;  /* on the table's list, oldest first (= by deadline) */
-    uint32_t total;   /* payload length, once the last fragment came; else 0 */
-    uint32_t have;    /* payload bytes held */
+    struct link age; /* on the table's list, oldest first (= by deadline) */
+    uint32_t total;  /* payload length, once the last fragment came; else 0 */
+    uint32_t have;   /* payload bytes held */
     uint32_t nranges;
     struct ip_frag_range r[IP_FRAG_RANGES]; /* sorted, disjoint, not adjacent */
     uint8_t *chunk[IP_FRAG_CHUNKS];
@@ -50,10 +50,10 @@ struct ip_frag_table {
     uint32_t nfree_slot;     /* free descriptors are found by scanning from here */
     uint32_t nlive;          /* descriptors in use (live or dead) */
     struct link age;
-    uint8_t *free_chunks;    /* chunks kept for reuse, chained through their first bytes */
+    uint8_t *free_chunks; /* chunks kept for reuse, chained through their first bytes */
     uint32_t chunks_used, chunks_max;
-    uint8_t key[16];         /* hash key, against chain flooding */
-    uint8_t *out;            /* the last reassembled datagram, header and payload */
+    uint8_t key[16]; /* hash key, against chain flooding */
+    uint8_t *out;    /* the last reassembled datagram, header and payload */
 };
 
 struct sk_stack;

@@ -90,8 +90,9 @@ START_TEST(echo_large_reply_fragmented)
     static uint8_t f[H_FRAME_MAX];
     for (size_t off = 0; off < ml; off += 1480) {
         size_t len = ml - off < 1480 ? ml - off : 1480;
-        h_input(h, f, ip_frame(f, PEER_MAC, PEER_IP, 0, 0x1111, (uint32_t)off, off + len < ml,
-                               req + off, len));
+        h_input(h, f,
+                ip_frame(f, PEER_MAC, PEER_IP, 0, 0x1111, (uint32_t)off, off + len < ml, req + off,
+                         len));
     }
     /* 8,008 bytes in 1,480-byte pieces: 6 fragments. */
     ck_assert_int_eq(h->nout, 6);
@@ -128,8 +129,9 @@ START_TEST(echo_large_reply_fragmented)
     ml = echo_msg(big, 0, 2, 65507);
     for (size_t off = 0; off < ml; off += 1480) {
         size_t len = ml - off < 1480 ? ml - off : 1480;
-        h_input(h, f, ip_frame(f, PEER_MAC, PEER_IP, 0, 0x2222, (uint32_t)off, off + len < ml,
-                               big + off, len));
+        h_input(h, f,
+                ip_frame(f, PEER_MAC, PEER_IP, 0, 0x2222, (uint32_t)off, off + len < ml, big + off,
+                         len));
     }
     ck_assert_int_eq(h->nout, 45);
     struct ipv4_hdr last = out_ip(h, 44);

@@ -68,8 +68,8 @@ static void feed(struct harness *h, uint16_t id, const uint8_t *m, size_t mlen, 
     static uint8_t f[H_FRAME_MAX];
     size_t off = i * per;
     size_t len = mlen - off < per ? mlen - off : per;
-    size_t n = frag_frame(f, PEER_IP, IP_PROTO_ICMP, id, (uint32_t)off, off + len < mlen, m + off,
-                          len);
+    size_t n =
+        frag_frame(f, PEER_IP, IP_PROTO_ICMP, id, (uint32_t)off, off + len < mlen, m + off, len);
     h_input(h, f, n);
 }
 
@@ -360,7 +360,8 @@ START_TEST(frag_too_many_pieces)
         h_input(h, f, n);
     }
     ck_assert_uint_eq(CTR(h, drop_ip_frag_too_many), 0);
-    size_t n = frag_frame(f, PEER_IP, IP_PROTO_ICMP, 0x900, 16 + 16 * IP_FRAG_RANGES, true, data, 8);
+    size_t n =
+        frag_frame(f, PEER_IP, IP_PROTO_ICMP, 0x900, 16 + 16 * IP_FRAG_RANGES, true, data, 8);
     h_input(h, f, n);
     ck_assert_uint_eq(CTR(h, drop_ip_frag_too_many), 1);
     ck_assert_uint_eq(ip_frag_mem_used(h->s), 0);
@@ -429,8 +430,8 @@ START_TEST(frag_flood_bounded_by_count)
     /* 1,000 first fragments of different datagrams, never completed, from
      * addresses all over the subnet. */
     for (uint32_t i = 0; i < 1000; i++) {
-        size_t n = frag_frame(f, 0x0a000000u | (10 + i % 200), IP_PROTO_ICMP, (uint16_t)i, 0,
-                              true, data, sizeof(data));
+        size_t n = frag_frame(f, 0x0a000000u | (10 + i % 200), IP_PROTO_ICMP, (uint16_t)i, 0, true,
+                              data, sizeof(data));
         h_input(h, f, n);
         ck_assert_uint_le(ip_frag_count(h->s), 16);
         ck_assert_uint_le(ip_frag_mem_used(h->s), 64 * 1024);
