@@ -7,6 +7,8 @@
 
 #include "arp.h"
 #include "bytes.h"
+#include "ip_frag.h"
+#include "ipv4.h"
 #include "synack.h"
 #include "tcp.h"
 
@@ -19,7 +21,8 @@ struct sk_stack {
     struct tcp_table tcp;
     uint8_t *tx;      /* one frame under construction */
     size_t frame_max; /* Ethernet header + MTU */
-    uint16_t ip_id;   /* RFC 791 identification, per stack */
+    struct ipv4_ids ip_ids;     /* identification of fragmentable datagrams (ipv4.c) */
+    struct ip_frag_table frag; /* datagrams in reassembly (ip_frag.c) */
     /* ICMP error rate limit, a token bucket */
     uint32_t icmp_tokens;
     uint64_t icmp_refill;

@@ -8,6 +8,13 @@
 #include "core.h"
 #include "eth.h"
 #include "icmp.h"
+#include "ip_frag.h"
+#include "siphash.h"
+
+void ipv4_init(struct sk_stack *s)
+{
+    s->cfg.random(s->cfg.random_ctx, s->ip_ids.key, sizeof(s->ip_ids.key));
+}
 
 enum ipv4_parse_err ipv4_parse(const uint8_t *p, size_t len, struct ipv4_hdr *h)
 {
@@ -80,8 +87,11 @@ void ipv4_input(struct sk_stack *s, const uint8_t *p, size_t len)
         return;
     }
     if ((h.frag & IP_FLAG_MF) || (h.frag & IP_OFF_MASK)) {
-        s->ctr.drop_ip_fragment++;
-        return;
+        /* A fragment: held until its datagram is whole (ip_frag.c), which
+         * then goes up from here as if it had come in one piece. */
+        p = ip_frag_input(s, &h, p);
+        if (!p)
+            return;
     }
     /* Options are accepted and skipped (RFC 1122 3.2.1.8 lets a host ignore
      * the ones it does not implement). */
@@ -114,30 +124,35 @@ size_t ipv4_max_payload(const struct sk_stack *s)
     return s->cfg.mtu - IP_HDR_LEN;
 }
 
-int ipv4_send(struct sk_stack *s, uint32_t dst, uint8_t proto, size_t len)
+/* The next hop for dst, or 0 (counted) when there is none. */
+static uint32_t next_hop(struct sk_stack *s, uint32_t dst)
 {
-    uint32_t hop = dst;
-    if (!sk_on_link(s, dst)) {
-        if (!s->cfg.gateway) {
-            s->ctr.drop_ip_no_route++;
-            return -SK_ENOROUTE;
-        }
-        hop = s->cfg.gateway;
-    }
-    uint8_t *ip = s->tx + ETH_HDR_LEN;
-    uint16_t total = (uint16_t)(IP_HDR_LEN + len);
+    if (sk_on_link(s, dst))
+        return dst;
+    if (!s->cfg.gateway)
+        s->ctr.drop_ip_no_route++;
+    return s->cfg.gateway;
+}
+
+/* Writes the header at ip and hands the frame (ip - ETH_HDR_LEN) to ARP. */
+static void put_header(struct sk_stack *s, uint8_t *ip, uint32_t dst, uint8_t proto, uint8_t tos,
+                       uint16_t total, uint16_t id, uint16_t frag)
+{
     ip[0] = 0x45;
-    ip[1] = 0;
+    ip[1] = tos;
     wr16(ip + 2, total);
-    wr16(ip + 4, s->ip_id++);
-    /* DF: we never fragment, so let the path tell us (RFC 1191). */
-    wr16(ip + 6, IP_FLAG_DF);
+    wr16(ip + 4, id);
+    wr16(ip + 6, frag);
     ip[8] = IP_TTL;
     ip[9] = proto;
     wr16(ip + 10, 0);
     wr32(ip + 12, s->cfg.addr);
     wr32(ip + 16, dst);
     wr16(ip + 10, csum(ip, IP_HDR_LEN));
+}
+
+static void send_frame(struct sk_stack *s, uint32_t hop, size_t total)
+{
     size_t flen = ETH_HDR_LEN + total;
     /* Pad runts to the 60-byte Ethernet minimum. */
     if (flen < 60) {
@@ -148,5 +163,88 @@ int ipv4_send(struct sk_stack *s, uint32_t dst, uint8_t proto, size_t len)
     wr16(s->tx + 12, ETHERTYPE_IP);
     s->ctr.ip_out++;
     arp_output(s, hop, s->tx, flen);
+}
+
+int ipv4_send(struct sk_stack *s, uint32_t dst, uint8_t proto, size_t len)
+{
+    uint32_t hop = next_hop(s, dst);
+    if (!hop)
+        return -SK_ENOROUTE;
+    uint16_t total = (uint16_t)(IP_HDR_LEN + len);
+    /* An atomic datagram (RFC 6864 4.1): DF set, so the path tells us
+     * (RFC 1191) rather than fragments, and its identification may be
+     * any value: 0, as Linux gives its RSTs.  Not a counter: a counter
+     * seen through our answers to anyone's probes is what makes a host
+     * an idle-scan zombie (RFC 7739 3). */
+    put_header(s, s->tx + ETH_HDR_LEN, dst, proto, 0, total, 0, IP_FLAG_DF);
+    send_frame(s, hop, total);
+    return 0;
+}
+
+static uint64_t id_hash(const struct sk_stack *s, uint32_t dst, uint8_t proto)
+{
+    uint8_t in[5];
+    wr32(in, dst);
+    in[4] = proto;
+    return siphash24(s->ip_ids.key, in, sizeof(in));
+}
+
+uint16_t ipv4_peek_id(const struct sk_stack *s, uint32_t dst, uint8_t proto)
+{
+    uint64_t h = id_hash(s, dst, proto);
+    return (uint16_t)(s->ip_ids.next[h % IP_ID_BUCKETS] + (uint16_t)(h >> 48));
+}
+
+/* RFC 7739 5 and RFC 6864 4.2: an identification unique for (source,
+ * destination, protocol) over a datagram's life, and not predictable by
+ * a third party.  A keyed hash of the destination picks one of a table of
+ * counters and adds an offset of its own, so each destination sees its
+ * own sequence from a secret start, and what we send to one tells
+ * nothing of what we send to another (but the rare pair sharing a
+ * bucket). */
+static uint16_t next_id(struct sk_stack *s, uint32_t dst, uint8_t proto)
+{
+    uint64_t h = id_hash(s, dst, proto);
+    uint16_t *ctr = &s->ip_ids.next[h % IP_ID_BUCKETS];
+    return (uint16_t)((*ctr)++ + (uint16_t)(h >> 48));
+}
+
+int ipv4_send_frag(struct sk_stack *s, uint32_t dst, uint8_t proto, uint8_t tos,
+                   const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen)
+{
+    size_t len = hlen + blen;
+    if (len > IP_MAX_LEN - IP_HDR_LEN)
+        return -SK_EINVAL;
+    uint32_t hop = next_hop(s, dst);
+    if (!hop)
+        return -SK_ENOROUTE;
+    uint16_t id = next_id(s, dst, proto);
+    /* RFC 791 3.2 (fragmentation): every fragment but the last carries a
+     * multiple of 8 bytes; all share the identification. */
+    size_t per = (ipv4_max_payload(s)) & ~(size_t)7;
+    uint8_t *ip = s->tx + ETH_HDR_LEN;
+    size_t off = 0;
+    if (len > ipv4_max_payload(s))
+        s->ctr.ip_fragmented++;
+    do {
+        size_t n = len - off <= ipv4_max_payload(s) ? len - off : per;
+        bool more = off + n < len;
+        /* Copy [off, off + n) of head ++ body. */
+        uint8_t *out = ip + IP_HDR_LEN;
+        size_t done = 0;
+        if (off < hlen) {
+            size_t k = hlen - off < n ? hlen - off : n;
+            memcpy(out, head + off, k);
+            done = k;
+        }
+        if (done < n)
+            memcpy(out + done, body + (off + done - hlen), n - done);
+        put_header(s, ip, dst, proto, tos, (uint16_t)(IP_HDR_LEN + n), id,
+                   (uint16_t)((more ? IP_FLAG_MF : 0) | (off / 8)));
+        if (more || off)
+            s->ctr.ip_frags_out++;
+        send_frame(s, hop, IP_HDR_LEN + n);
+        off += n;
+    } while (off < len);
     return 0;
 }

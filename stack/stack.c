@@ -12,6 +12,7 @@
 #include "core.h"
 #include "eth.h"
 #include "icmp.h"
+#include "ip_frag.h"
 #include "ipv4.h"
 
 /* Worded as libc's strerror, so apps print what nc would. */
@@ -28,6 +29,10 @@ static const char *const error_names[SK_ERROR_COUNT] = {
     [SK_EPIPE] = "Broken pipe",
     [SK_ECONNABORTED] = "Software caused connection abort",
     [SK_ENOROUTE] = "No route to host",
+    [SK_ENETUNREACH] = "Network is unreachable",
+    [SK_EHOSTUNREACH] = "No route to host",
+    [SK_ENOPROTOOPT] = "Protocol not available",
+    [SK_EPROTO] = "Protocol error",
 };
 
 const char *sk_strerror(int err)
@@ -93,6 +98,16 @@ static int fill_defaults(struct sk_config *c)
         c->tcp_syn_retries = 5;
     if (!c->arp_lifetime_ms)
         c->arp_lifetime_ms = 60000;
+    /* Reassembly (ip_frag.c says why these): 1 MiB holds 16 datagrams of
+     * the largest size or hundreds of usual ones; 64 at once. */
+    if (!c->ip_frag_mem)
+        c->ip_frag_mem = IP_FRAG_MEM_DEF;
+    if (!c->ip_frag_max)
+        c->ip_frag_max = IP_FRAG_MAX_DEF;
+    if (!c->ip_frag_timeout_ms)
+        c->ip_frag_timeout_ms = IP_FRAG_TIMEOUT_MS;
+    if (c->ip_frag_max > IP_FRAG_MAX_MAX || c->ip_frag_mem > (1u << 30))
+        return -1;
     return 0;
 }
 
@@ -124,6 +139,12 @@ sk_stack *sk_stack_new(const struct sk_config *cfg, uint64_t now, int *err)
         sk_stack_free(s);
         goto fail;
     }
+    /* After TCP's draw, so its keys stay what they were. */
+    ipv4_init(s);
+    if (ip_frag_init(s) < 0) {
+        sk_stack_free(s);
+        goto fail;
+    }
     /* Gratuitous ARP: tell the link who we are (RFC 5227 section 3). */
     arp_announce(s);
     if (err)
@@ -140,6 +161,7 @@ void sk_stack_free(sk_stack *s)
     if (!s)
         return;
     tcp_free(s);
+    ip_frag_free(s);
     arp_free(s);
     free(s->tx);
     free(s);
@@ -191,13 +213,14 @@ void sk_flush(sk_stack *s, uint64_t now)
 
 uint64_t sk_next_deadline(const sk_stack *s)
 {
-    return min_u64(arp_next_deadline(s), tcp_next_deadline(s));
+    return min_u64(min_u64(arp_next_deadline(s), tcp_next_deadline(s)), ip_frag_next_deadline(s));
 }
 
 void sk_timers(sk_stack *s, uint64_t now)
 {
     s->now = now;
     arp_timers(s);
+    ip_frag_timers(s);
     tcp_timers(s);
     /* Retransmissions wait for sk_flush like everything else, so an app
      * acting on this round's events shares their segments. */

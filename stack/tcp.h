@@ -298,6 +298,10 @@ struct sk_tcb {
 
     /* Per-connection counts for the ss-like table. */
     uint32_t n_fast_rtx, n_rto, n_tlp, n_undo;
+
+    /* The last ICMP soft error (sk_error), reported if the connection
+     * then times out (tcp_icmp.c); 0 if none since the last progress. */
+    int soft_error;
 };
 
 struct tcp_table {
@@ -480,5 +484,18 @@ void tcp_rtt_sample(struct sk_tcb *c, uint64_t rtt_us, uint32_t samples, bool pr
 void tcp_rtx_arm(struct sk_tcb *c);
 /* Bytes in flight as RFC 6675 counts them ("pipe"). */
 uint32_t tcp_snd_pipe(const struct sk_tcb *c);
+/* The path MTU fell (mss_data is already the new size): segments in
+ * flight larger than it are marked lost, cut to the new size and sent
+ * again at once (as Linux's tcp_simple_retransmit). */
+void tcp_snd_mtu_reduced(struct sk_tcb *c);
+
+/* ---- tcp_icmp.c: ICMP errors about our segments ---- */
+/* RFC 1191's floor for what a "fragmentation needed" may lower the path
+ * MTU to, here 576: see tcp_icmp.c. */
+#define TCP_PMTU_MIN 576
+/* An ICMP error of type/code quoting our IP header `q` and the first 8
+ * bytes of our TCP header `th`; mtu is the next-hop MTU field. */
+void tcp_icmp_error(struct sk_stack *s, uint8_t type, uint8_t code, uint16_t mtu,
+                    const struct ipv4_hdr *q, const uint8_t *th);
 
 #endif

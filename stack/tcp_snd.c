@@ -83,6 +83,13 @@ static void note(struct sk_tcb *c, int kind, uint32_t seq, uint32_t end)
     s->cfg.on_note(s->cfg.observer_ctx, &n, s->now);
 }
 
+/* A connection that times out reports the last ICMP soft error it had
+ * instead, if any (RFC 1122 4.2.3.9; as Linux's tcp_write_err). */
+static int timeout_error(const struct sk_tcb *c)
+{
+    return c->soft_error ? c->soft_error : SK_ETIMEDOUT;
+}
+
 /* ---- the scoreboard: a ring of records in sequence order ---- */
 
 static inline uint32_t sb_slot(const struct tcp_scoreboard *sb, uint32_t i)
@@ -939,6 +946,7 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
             delivered += part;
         }
         c->snd_una = g->ack;
+        c->soft_error = 0; /* the path works: forget any ICMP soft error */
         if (seq_lt(c->snd_nxt, c->snd_una))
             c->snd_nxt = c->snd_una;
         if (seq_lt(sb->fack, c->snd_una))
@@ -1171,7 +1179,7 @@ static void window_probe(struct sk_tcb *c)
     uint32_t limit = s->cfg.tcp_max_retries;
     if (++c->probes_unanswered > limit) {
         s->ctr.tcp_aborts_timeout++;
-        tcb_close(c, SK_ETIMEDOUT);
+        tcb_close(c, timeout_error(c));
         return;
     }
     /* One octet of data beyond the closed window: the peer must ACK it
@@ -1212,7 +1220,7 @@ static void syn_timeout(struct sk_tcb *c)
         s->ctr.tcp_aborts_timeout++;
         if (!c->passive)
             s->ctr.tcp_failed_opens++;
-        tcb_close(c, SK_ETIMEDOUT);
+        tcb_close(c, timeout_error(c));
         return;
     }
     c->backoff++;
@@ -1249,7 +1257,7 @@ void tcp_snd_rto_timeout(struct sk_tcb *c)
     c->n_rto++;
     if (c->backoff >= s->cfg.tcp_max_retries) {
         s->ctr.tcp_aborts_timeout++;
-        tcb_close(c, SK_ETIMEDOUT);
+        tcb_close(c, timeout_error(c));
         return;
     }
     c->backoff++;
@@ -1294,6 +1302,82 @@ void tcp_snd_rto_timeout(struct sk_tcb *c)
     }
     s->ctr.tcp_rto_lost += n;
     tcp_rtx_arm(c);
+    tcb_want_output(c);
+}
+
+/* The path MTU fell (tcp_icmp.c).  As Linux's tcp_simple_retransmit:
+ * what is in flight at the old size was dropped by the router that told
+ * us, so every record not SACKed from the first too large one on is cut
+ * to the new size, marked lost and sent again now.  Not a congestion
+ * event: cwnd stays; the state is LOSS until SND.UNA passes what was
+ * sent, so the next ACK does not take the marks for a fast recovery. */
+void tcp_snd_mtu_reduced(struct sk_tcb *c)
+{
+    struct tcp_scoreboard *sb = &c->sb;
+    uint32_t mss = c->mss_data;
+    c->cc.mss = mss;
+    uint32_t k = 0;
+    for (; k < sb->n; k++) {
+        const struct tcp_rec *r = sb_at(sb, k);
+        if (!(r->flags & REC_SACKED) && rec_len(r) - !!(r->flags & REC_FIN) > mss)
+            break;
+    }
+    if (k == sb->n)
+        return;
+    /* Records [k, n) become these many. */
+    uint32_t need = k;
+    for (uint32_t i = k; i < sb->n; i++) {
+        const struct tcp_rec *r = sb_at(sb, i);
+        uint32_t data = rec_len(r) - !!(r->flags & REC_FIN);
+        need += (r->flags & REC_SACKED) || data <= mss ? 1 : (data + mss - 1) / mss;
+    }
+    struct tcp_rec *tail = NULL;
+    while (sb->cap < need)
+        if (grow(sb) < 0)
+            break;
+    if (sb->cap >= need)
+        tail = malloc((sb->n - k) * sizeof(*tail));
+    if (!tail) {
+        /* No room to cut them: resent whole, the router tells us again. */
+        for (uint32_t i = k; i < sb->n; i++)
+            mark_lost(c, sb_at(sb, i), sb_slot(sb, i));
+    } else {
+        uint32_t m = sb->n - k;
+        for (uint32_t i = 0; i < m; i++)
+            tail[i] = *sb_at(sb, k + i);
+        while (sb->n > k) {
+            uint32_t slot = sb_slot(sb, sb->n - 1);
+            forget(sb, &sb->rec[slot]);
+            tl_unlink(sb, slot);
+            sb->n--;
+        }
+        for (uint32_t i = 0; i < m; i++) {
+            const struct tcp_rec *o = &tail[i];
+            uint16_t fin = o->flags & REC_FIN;
+            uint32_t data_end = o->end - !!fin;
+            uint32_t start = o->start;
+            do {
+                uint32_t end = (o->flags & REC_SACKED) ? o->end
+                               : data_end - start > mss ? start + mss
+                                                        : o->end;
+                struct tcp_rec *r = sb_push(c, start, end, end == o->end ? fin : 0);
+                r->xmit_us = o->xmit_us;
+                r->nxmit = o->nxmit;
+                r->flags |= o->flags & REC_EVER_RETRANS;
+                if (o->flags & REC_SACKED)
+                    mark_sacked(c, r, sb_slot(sb, sb->n - 1));
+                else
+                    mark_lost(c, r, sb_slot(sb, sb->n - 1));
+                start = end;
+            } while (start != o->end);
+        }
+        free(tail);
+    }
+    if (c->ca_state != TCP_CA_LOSS) {
+        c->ca_state = TCP_CA_LOSS;
+        c->recover = c->snd_max;
+        c->undo_eifel = c->undo_dsack = false;
+    }
     tcb_want_output(c);
 }
 
@@ -1349,7 +1433,7 @@ void tcp_snd_keepalive_timeout(struct sk_tcb *c)
     if (c->ka_sent >= c->ka_count) {
         s->ctr.tcp_aborts_keepalive++;
         tcp_cause(s, "keep-alive unanswered");
-        tcb_close(c, SK_ETIMEDOUT);
+        tcb_close(c, timeout_error(c));
         return;
     }
     /* RFC 1122 4.2.3.6: SEG.SEQ = SND.NXT-1, no data: an old sequence

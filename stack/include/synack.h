@@ -48,6 +48,11 @@ enum sk_error {
     SK_EPIPE,        /* write after shutdown or close */
     SK_ECONNABORTED, /* aborted locally */
     SK_ENOROUTE,     /* destination not on our subnet and no gateway */
+    /* From ICMP errors about our segments (RFC 1122 4.2.3.9, RFC 5927). */
+    SK_ENETUNREACH,  /* destination unreachable, network codes */
+    SK_EHOSTUNREACH, /* destination unreachable, host codes; time exceeded */
+    SK_ENOPROTOOPT,  /* protocol unreachable */
+    SK_EPROTO,       /* parameter problem */
     SK_ERROR_COUNT
 };
 /* A short English description of an error value (positive or negated). */
@@ -150,6 +155,10 @@ struct sk_config {
     uint32_t tcp_oow_ack_ms;     /* per connection, at most one ACK per this many ms for
                                     out-of-window segments without data; default 500,
                                     SK_LIMIT_OFF for no limit */
+    /* IPv4 reassembly (RFC 791, RFC 815), bounded against fragment floods. */
+    uint32_t ip_frag_mem;        /* bytes for all datagrams in reassembly, default 1 MiB */
+    uint32_t ip_frag_max;        /* datagrams in reassembly at once, default 64 (at most 4096) */
+    uint32_t ip_frag_timeout_ms; /* a datagram's life from its first fragment, default 30000 */
     int tcp_cc;               /* enum sk_cc: the default algorithm, SK_CC_CUBIC if 0 */
     /* Switch off what we offer on our SYNs (as Linux's sysctls do). */
     bool tcp_no_sack;         /* no SACK-permitted (RFC 2018) */
@@ -220,17 +229,40 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(drop_ip_not_ours, "IPv4 dropped: destination not our address")                               \
     X(drop_ip_bad_src, "IPv4 dropped: source is broadcast, multicast, loopback, 0/8 or ours")      \
     X(drop_ip_proto, "IPv4 dropped: protocol not supported (ICMP sent)")                           \
-    X(drop_ip_fragment, "IPv4 dropped: fragments (reassembly not supported)")                      \
+    X(ip_frags_in, "IPv4 fragments received")                                                      \
+    X(ip_reassembled, "IPv4 datagrams reassembled from fragments")                                 \
+    X(drop_ip_frag_bad_len, "IPv4 fragments dropped: empty, or not last and not 8-byte aligned")   \
+    X(drop_ip_frag_tiny, "IPv4 datagrams dropped: fragment cuts the transport header (RFC 1858)")  \
+    X(drop_ip_frag_too_big, "IPv4 datagrams dropped: reassembled length over 65535 bytes")         \
+    X(drop_ip_frag_overlap, "IPv4 datagrams dropped: overlapping fragments (RFC 5722)")            \
+    X(drop_ip_frag_bad_end, "IPv4 datagrams dropped: fragments disagree on the datagram's end")    \
+    X(drop_ip_frag_too_many, "IPv4 datagrams dropped: too many separate pieces")                   \
+    X(drop_ip_frag_timeout, "IPv4 datagrams dropped: reassembly timed out")                        \
+    X(drop_ip_frag_evicted, "IPv4 datagrams dropped: evicted for newer ones (memory or count)")    \
+    X(drop_ip_frag_nomem, "IPv4 fragments dropped: no reassembly memory left")                     \
+    X(drop_ip_frag_dead, "IPv4 fragments dropped: their datagram was already discarded")           \
+    X(ip_frags_out, "IPv4 fragments sent")                                                         \
+    X(ip_fragmented, "IPv4 datagrams sent in fragments")                                           \
     X(drop_ip_no_route, "IPv4 not sent: no route to destination")                                  \
     X(ip_options_skipped, "IPv4 packets whose options were skipped")                               \
     X(icmp_in, "ICMP messages received")                                                           \
     X(drop_icmp_truncated, "ICMP dropped: too short")                                              \
     X(drop_icmp_checksum, "ICMP dropped: bad checksum")                                            \
     X(drop_icmp_type, "ICMP dropped: type not handled")                                            \
-    X(drop_icmp_too_big, "ICMP echo requests dropped: the reply would exceed the MTU")             \
+    X(icmp_errors_in, "ICMP errors received (unreachable, time exceeded, parameter problem)")      \
+    X(drop_icmp_err_short, "ICMP errors dropped: quoted header too short or not IPv4")             \
+    X(drop_icmp_err_not_ours, "ICMP errors dropped: quoted datagram not sent by us")               \
+    X(drop_icmp_err_proto, "ICMP errors dropped: about a protocol other than TCP")                 \
+    X(drop_icmp_err_no_conn, "ICMP errors dropped: no connection for the quoted segment")          \
+    X(drop_icmp_err_seq, "ICMP errors dropped: quoted sequence not in SND.UNA..SND.MAX (RFC 5927)") \
+    X(drop_icmp_pmtu_ignored, "ICMP fragmentation needed ignored: MTU not lower, or no data sent")  \
+    X(tcp_icmp_aborts, "connection attempts aborted by an ICMP hard error (RFC 1122 4.2.3.9)")     \
+    X(tcp_icmp_soft_errors, "ICMP soft errors noted on connections")                               \
+    X(tcp_pmtu_lowered, "connections whose path MTU was lowered (RFC 1191)")                       \
     X(icmp_echo_replies, "ICMP echo replies sent")                                                 \
     X(icmp_unreach_sent, "ICMP protocol unreachables sent")                                        \
-    X(icmp_unreach_limited, "ICMP unreachables not sent: rate limit")                              \
+    X(icmp_time_exceeded_sent, "ICMP reassembly time exceeded sent (RFC 1122 3.3.2)")              \
+    X(icmp_unreach_limited, "ICMP errors not sent: rate limit")                                    \
     X(tcp_in, "TCP segments received")                                                             \
     X(tcp_out, "TCP segments sent")                                                                \
     X(drop_tcp_truncated, "TCP dropped: shorter than its header")                                  \
