@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "host.h"
 
 #define MAX_CONNS 256
@@ -70,7 +71,8 @@ static int parse_port(const char *s, uint16_t *port)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 1 || v > 65535) {
+    /* Digits only: strtol would take " 80" and "+80". */
+    if (*s < '0' || *s > '9' || errno || *end || v < 1 || v > 65535) {
         fprintf(stderr, "tapnc: port number invalid: %s\n", s);
         return -1;
     }
@@ -149,11 +151,12 @@ static bool flush_stdout(struct nc *nc)
             host_watch_events(nc->h, STDOUT_FILENO, POLLOUT);
             return false;
         }
-        /* EPIPE and the like: nobody reads our output any more. */
-        if (errno != EPIPE) { /* a closed pipe is the reader's choice, not an error */
-            fprintf(stderr, "tapnc: write to stdout failed: %s\n", strerror(errno));
-            nc->status = 1;
-        }
+        /* EPIPE, EBADF (stdout closed), ENOSPC...: what the peer sent
+         * cannot be delivered.  Never dropped unsaid: told, and the exit
+         * status is non-zero (nc dies of SIGPIPE, or says so and exits 1);
+         * the connections are then closed (RST: their data is unread). */
+        fprintf(stderr, "tapnc: write to stdout failed: %s\n", strerror(w < 0 ? errno : EIO));
+        nc->status = 1;
         nc->out_len = 0;
         nc->stdout_gone = true;
         return false;
@@ -368,6 +371,10 @@ static const char *not_unicast(uint32_t a, const struct host_opts *o)
         return "broadcast";
     if ((a & 0xf0000000u) == 0xe0000000u) /* 224.0.0.0/4 */
         return "multicast";
+    if (addr_not_host(a)) /* 0/8, loopback, 240/4 */
+        return addr_not_host(a);
+    if (a == o->addr)
+        return "the stack's own address";
     /* A /31 or /32 has no broadcast or network address (RFC 3021). */
     if (o->prefix <= 30 && (a & mask) == (o->addr & mask) && (a & ~mask) == ~mask)
         return "the subnet's broadcast";
@@ -420,8 +427,10 @@ int main(int argc, char **argv)
             break;
         case 'w': {
             char *end;
+            errno = 0;
             nc.wait_s = strtol(optarg, &end, 10);
-            if (*end || end == optarg || nc.wait_s < 1 || nc.wait_s > 86400) {
+            if (*optarg < '0' || *optarg > '9' || errno || *end || nc.wait_s < 1 ||
+                nc.wait_s > 86400) {
                 fprintf(stderr, "tapnc: timeout invalid: %s (seconds, 1 to 86400)\n", optarg);
                 return 1;
             }
@@ -478,6 +487,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
+    if ((nc.listen || nc.connect) && ho.pcap && strcmp(ho.pcap, "-") == 0) {
+        /* pcap's "-" is stdout, where the peer's data goes. */
+        fprintf(stderr, "tapnc: --pcap - writes to stdout, which carries the connection's data: "
+                        "give --pcap a file\n");
+        return 1;
+    }
     if (nc.wait_s && !nc.listen && !nc.connect) {
         /* Without a connection -w has nothing to time (as -k without -l). */
         fprintf(stderr, "tapnc: must use -l or HOST PORT with -w\n");
@@ -500,7 +515,7 @@ int main(int argc, char **argv)
     char a[16];
     int e = 0;
     if (nc.listen) {
-        nc.listener = sk_listen(h.stack, nc.port, 0, &e);
+        nc.listener = sk_listen(h.stack, nc.port, ho.backlog, &e);
         if (!nc.listener) {
             fprintf(stderr, "tapnc: cannot listen on port %u: %s\n", nc.port, sk_strerror(e));
             host_down(&h);
@@ -546,7 +561,8 @@ int main(int argc, char **argv)
         code = nc.status;
     if (ho.verbose)
         host_print_counters(&h), host_print_conns(&h);
-    host_down(&h);
+    if (host_down(&h) && code == 0)
+        code = 1; /* --pcap or --ladder-svg incomplete (told) */
     if (fl_in >= 0)
         fcntl(STDIN_FILENO, F_SETFL, fl_in);
     if (fl_out >= 0)
