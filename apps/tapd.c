@@ -257,6 +257,8 @@ int main(int argc, char **argv)
         longopts[nl++] = (struct option){off[s], no_argument, NULL, OPT_NO + s};
     longopts[nl++] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[nl] = (struct option){NULL, 0, NULL, 0};
+    /* getopt's messages start with argv[0]: the name, as ours do, not a path. */
+    argv[0] = (char *)"tapd";
     int ch;
     while ((ch = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
         if (ch == 'h') {

@@ -366,18 +366,14 @@ static const char *not_unicast(uint32_t a, const struct host_opts *o)
 {
     uint32_t mask = o->prefix ? ~0u << (32 - o->prefix) : 0;
     if (a == 0)
-        return "\"any\" address";
-    if (a == 0xffffffffu)
-        return "broadcast";
-    if ((a & 0xf0000000u) == 0xe0000000u) /* 224.0.0.0/4 */
-        return "multicast";
-    if (addr_not_host(a)) /* 0/8, loopback, 240/4 */
+        return "the \"any\" address";
+    if (addr_not_host(a)) /* broadcast, 0/8, loopback, multicast, 240/4 */
         return addr_not_host(a);
     if (a == o->addr)
         return "the stack's own address";
     /* A /31 or /32 has no broadcast or network address (RFC 3021). */
     if (o->prefix <= 30 && (a & mask) == (o->addr & mask) && (a & ~mask) == ~mask)
-        return "the subnet's broadcast";
+        return "the subnet's broadcast address";
     if (o->prefix <= 30 && (a & mask) == (o->addr & mask) && (a & ~mask) == 0)
         return "the subnet's network address";
     return NULL;
@@ -403,6 +399,8 @@ int main(int argc, char **argv)
     longopts[nl] = (struct option){NULL, 0, NULL, 0};
 
     const char *pflag = NULL;
+    /* getopt's messages start with argv[0]: the name, as ours do, not a path. */
+    argv[0] = (char *)"tapnc";
     int ch;
     while ((ch = getopt_long(argc, argv, "hklNp:vw:", longopts, NULL)) != -1) {
         switch (ch) {
@@ -477,7 +475,7 @@ int main(int argc, char **argv)
         const char *why = not_unicast(nc.raddr, &ho);
         if (why) {
             char a[16], b[16];
-            fprintf(stderr, "tapnc: HOST must be a unicast address like %s, not %s (%s)\n",
+            fprintf(stderr, "tapnc: HOST must be a unicast address like %s, not %s, which is %s\n",
                     ip_str(ho.host_addr, b), ip_str(nc.raddr, a), why);
             return 1;
         }

@@ -140,7 +140,8 @@ int parse_cidr(const char *s, uint32_t *addr, uint8_t *prefix)
         char *end;
         errno = 0;
         long p = strtol(slash + 1, &end, 10);
-        if (errno || end == slash + 1 || *end || p < 1 || p > 30)
+        /* Digits only: strtol would take "/ 24" and "/+24". */
+        if (slash[1] < '0' || slash[1] > '9' || errno || *end || p < 1 || p > 30)
             return -1;
         *prefix = (uint8_t)p;
     }

@@ -85,8 +85,9 @@ for prog in tapnc tapd; do
     expect_error $prog-prefix0 "bad --addr" -- "$bin" -v --addr 10.0.0.2/0 || bad=1
     expect_error $prog-slash "bad --addr" -- "$bin" -v --addr 10.0.0.2/ || bad=1
     expect_error $prog-slash2 "bad --addr" -- "$bin" -v --addr 10.0.0.2/24/24 || bad=1
+    expect_error $prog-slash-space "bad --addr" -- "$bin" -v --addr "10.0.0.2/ 24" || bad=1
     only_lo "$prog with a bad address"
-    [ $bad -eq 0 ] && pass "$prog: loopback, 0/8, 255.255.255.x, multicast, 240/4, network and broadcast addresses (/24, /25), a bad --host-addr, a shared address, two subnets, /31, /0, '10.0.0.2/', '/24/24': exit 1 naming the value, before any TAP"
+    [ $bad -eq 0 ] && pass "$prog: loopback, 0/8, 255.255.255.x, multicast, 240/4, network and broadcast addresses (/24, /25), a bad --host-addr, a shared address, two subnets, /31, /0, '10.0.0.2/', '/24/24', '/ 24': exit 1 naming the value, before any TAP"
 
     # Numbers: digits only, within range; the new limits.
     bad=0
@@ -138,12 +139,13 @@ expect_error tapnc-lohost "unicast" "127\.0\.0\.1" "loopback" -- "$TAPNC" -v 127
 expect_error tapnc-ehost "unicast" "240\.0\.0\.1" "reserved" -- "$TAPNC" -v 240.0.0.1 5050 || bad=1
 expect_error tapnc-self "unicast" "10\.0\.0\.2" "own address" -- "$TAPNC" -v 10.0.0.2 5050 || bad=1
 expect_error tapnc-pcapstdout "--pcap -" "stdout" -- "$TAPNC" -v --pcap - -l 5050 || bad=1
-expect_error tapnc-unknown "invalid option" -- "$TAPNC" -v -x || bad=1
+expect_error tapnc-unknown "^tapnc: invalid option -- 'x'" -- "$TAPNC" -v -x || bad=1
+expect_error tapd-unknown "^tapd: unrecognized option '--bogus'" -- "$TAPD" -v --bogus || bad=1
 expect_error tapd-extra "unexpected argument" -- "$TAPD" -v 7 || bad=1
 expect_error tapd-l "invalid option" -- "$TAPD" -v -l 7 || bad=1
 expect_error tapd-noecho-arg "no-echo" "doesn't allow an argument" -- "$TAPD" -v --no-echo=yes || bad=1
 only_lo "tapnc and tapd with a bad command line"
-[ $bad -eq 0 ] && pass "tapnc -l 0, ' 5050', +5050, 5050x, -l alone, -l with -p, -k alone, -w 0, ' 5', 86401, -w alone, -p 0, HOST alone, an extra argument, '' as HOST or PORT, HOST 127.0.0.1, 240.0.0.1 or the stack's own, --pcap - with -l, -x; tapd 7, -l, --no-echo=yes: exit 1 with a message"
+[ $bad -eq 0 ] && pass "tapnc -l 0, ' 5050', +5050, 5050x, -l alone, -l with -p, -k alone, -w 0, ' 5', 86401, -w alone, -p 0, HOST alone, an extra argument, '' as HOST or PORT, HOST 127.0.0.1, 240.0.0.1 or the stack's own, --pcap - with -l, -x; tapd 7, -l, --no-echo=yes, --bogus: exit 1 with a message"
 
 # ---- 2. files that fail while running ----
 
