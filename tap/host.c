@@ -546,29 +546,31 @@ static int observers_up(struct host *h, struct sk_config *cfg)
     return 0;
 }
 
-/* The first write error of the pcap file or the SVG: told once, with
- * what happens next. */
-static void observer_failed(struct host *h, const char *what, const char *path, int err)
+/* The first write error of the pcap file or of the SVG: told once per
+ * file.  False if it was told already. */
+static bool observer_failed(struct host *h, bool *told, const char *what, const char *path,
+                            int err)
 {
-    if (h->observer_failed)
-        return;
-    h->observer_failed = true;
+    if (*told)
+        return false;
+    *told = true;
     fprintf(stderr, "%s: cannot write the %s %s: %s\n", h->prog, what, path, strerror(err));
+    return true;
 }
 
 /* Checks the pcap file after a batch.  On a write error the capture stops
  * and the run goes on: the capture only watches, and cutting the user's
  * connections because a disk filled would lose their data as well; the
  * exit status then says the capture is incomplete (host_down). */
-static void check_pcap(struct host *h)
+static void check_pcap(struct host *h, bool running)
 {
     errno = 0;
     if (!h->pcap_errno && pcap_dump_flush(h->pcap_dumper) == 0 &&
         !ferror(pcap_dump_file(h->pcap_dumper)))
         return;
     int e = h->pcap_errno ? h->pcap_errno : errno ? errno : EIO;
-    observer_failed(h, "pcap file", h->opts.pcap, e);
-    fprintf(stderr, "%s: the capture stops here; the run goes on\n", h->prog);
+    if (observer_failed(h, &h->pcap_failed, "pcap file", h->opts.pcap, e) && running)
+        fprintf(stderr, "%s: the capture stops here; the run goes on\n", h->prog);
     pcap_dump_close(h->pcap_dumper);
     h->pcap_dumper = NULL;
 }
@@ -578,13 +580,14 @@ static int observers_down(struct host *h)
 {
     if (h->ladder) {
         if (ladder_finish(h->ladder) < 0)
-            observer_failed(h, "ladder SVG", h->opts.ladder_svg, h->ladder->svg_errno);
+            observer_failed(h, &h->svg_failed, "ladder SVG", h->opts.ladder_svg,
+                            h->ladder->svg_errno);
         free(h->ladder);
         h->ladder = NULL;
     }
     if (h->pcap_dumper) {
         /* pcap_dump_close returns nothing: flush and check before it. */
-        check_pcap(h);
+        check_pcap(h, false);
         if (h->pcap_dumper)
             pcap_dump_close(h->pcap_dumper);
     }
@@ -593,7 +596,7 @@ static int observers_down(struct host *h)
     h->pcap = h->pcap_dumper = NULL;
     free(h->trace);
     h->trace = NULL;
-    return h->observer_failed ? 1 : 0;
+    return h->pcap_failed || h->svg_failed ? 1 : 0;
 }
 
 /* What the options cannot be together, and the addresses (addr.h): told
@@ -1075,14 +1078,16 @@ int host_run(struct host *h)
         if (h->ladder) {
             ladder_flush(h->ladder);
             if (h->ladder->svg_errno)
-                observer_failed(h, "ladder SVG", h->opts.ladder_svg, h->ladder->svg_errno);
+                observer_failed(h, &h->svg_failed, "ladder SVG", h->opts.ladder_svg,
+                            h->ladder->svg_errno);
         }
         if (h->pcap_dumper)
-            check_pcap(h);
+            check_pcap(h, true);
         limits_check(&h->limits, sk_counters(h->stack), stderr, h->prog);
     }
     if (!h->tap_gone)
         sk_flush(h->stack, host_now());
+    limits_check(&h->limits, sk_counters(h->stack), stderr, h->prog);
     /* What the link still holds of ours leaves now, delay or not: the last
      * ACK of a close is not lost to the exit. */
     if (h->impair_out && !h->tap_gone)

@@ -100,9 +100,9 @@ struct host {
     /* --impair: the owner, and per direction the same pointer or NULL when
      * that direction is not impaired (the hot path's only test). */
     struct impair *impair, *impair_in, *impair_out;
-    /* The first write error of --pcap or --ladder-svg was told: the run
+    /* The first write error of --pcap, of --ladder-svg, was told: the run
      * goes on without it, and ends non-zero (host_down). */
-    bool observer_failed;
+    bool pcap_failed, svg_failed;
     int pcap_errno; /* the first write error of the pcap file, or 0 */
     struct limits limits;
 };
