@@ -8,12 +8,12 @@
 
 #include "eth.h"
 
-#define ARP_CACHE_SIZE  64 /* entries; the oldest is reused when full */
+#define ARP_CACHE_SIZE 64 /* entries; the oldest is reused when full */
 /* Frames held while resolving: sk_config's arp_pending per address and
  * arp_pending_total for all (defaults and bounds in synack.h). */
-#define ARP_RETRY_US    1000000ULL
-#define ARP_MAX_TRIES   3
-#define ARP_PKT_LEN     28
+#define ARP_RETRY_US  1000000ULL
+#define ARP_MAX_TRIES 3
+#define ARP_PKT_LEN   28
 
 enum arp_state { ARP_FREE = 0, ARP_INCOMPLETE, ARP_REACHABLE };
 

@@ -52,8 +52,8 @@ static int check_one(const char *opt, uint32_t a, uint8_t prefix, const char *ex
         why = "the broadcast address of its subnet";
     if (!why)
         return 0;
-    snprintf(err, errlen, "bad %s %s/%u: %s is %s; give a unicast address, like %s", opt,
-             str(a, s), prefix, s, why, example);
+    snprintf(err, errlen, "bad %s %s/%u: %s is %s; give a unicast address, like %s", opt, str(a, s),
+             prefix, s, why, example);
     return -1;
 }
 
@@ -112,8 +112,8 @@ int addr_check_unused(const char *self, uint32_t host, uint8_t prefix, char *err
         snprintf(err, errlen,
                  "%s/%u is already on %s (%s/%u): two interfaces on one subnet would split its "
                  "traffic; give another subnet, e.g. --addr %s/%u --host-addr %s/%u",
-                 str(net, a), prefix, i->ifa_name, str(other, b), oprefix, str(next + 2, c),
-                 prefix, str(next + 1, d), prefix);
+                 str(net, a), prefix, i->ifa_name, str(other, b), oprefix, str(next + 2, c), prefix,
+                 str(next + 1, d), prefix);
         r = -1;
     }
     freeifaddrs(list);

@@ -548,8 +548,7 @@ static int observers_up(struct host *h, struct sk_config *cfg)
 
 /* The first write error of the pcap file or of the SVG: told once per
  * file.  False if it was told already. */
-static bool observer_failed(struct host *h, bool *told, const char *what, const char *path,
-                            int err)
+static bool observer_failed(struct host *h, bool *told, const char *what, const char *path, int err)
 {
     if (*told)
         return false;
@@ -1079,7 +1078,7 @@ int host_run(struct host *h)
             ladder_flush(h->ladder);
             if (h->ladder->svg_errno)
                 observer_failed(h, &h->svg_failed, "ladder SVG", h->opts.ladder_svg,
-                            h->ladder->svg_errno);
+                                h->ladder->svg_errno);
         }
         if (h->pcap_dumper)
             check_pcap(h, true);

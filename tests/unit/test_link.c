@@ -638,8 +638,10 @@ START_TEST(sent_counted_when_frame_leaves)
     h_listen(h, 80, 0);
     h_clear(h);
     uint64_t ip0 = CTR(h, ip_out), tcp0 = CTR(h, tcp_out);
-    h_send(h, &(struct h_seg){.sport = 40000, .dport = 80, .seq = 1000, .flags = TCP_SYN,
-                              .wnd = 65535, .mss = 1460});
+    h_send(
+        h,
+        &(struct h_seg){
+            .sport = 40000, .dport = 80, .seq = 1000, .flags = TCP_SYN, .wnd = 65535, .mss = 1460});
     ck_assert_int_eq(h->nout, 1);
     check_arp_request(h, 0, PEER_IP);
     ck_assert_uint_eq(CTR(h, ip_out), ip0);
