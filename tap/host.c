@@ -503,8 +503,18 @@ static int observers_up(struct host *h, struct sk_config *cfg)
         return -1;
     if (o->pcap) {
         h->pcap = pcap_open_dead(DLT_EN10MB, 65535);
-        h->pcap_dumper = h->pcap ? pcap_dump_open(h->pcap, o->pcap) : NULL;
+        /* Opened here, so the message is strerror's alone ("-" is stdout,
+         * as for tcpdump -w). */
+        FILE *f = strcmp(o->pcap, "-") == 0 ? stdout : fopen(o->pcap, "wb");
+        if (!f) {
+            fprintf(stderr, "%s: cannot write the pcap file %s: %s\n", h->prog, o->pcap,
+                    strerror(errno));
+            return -1;
+        }
+        h->pcap_dumper = h->pcap ? pcap_dump_fopen(h->pcap, f) : NULL;
         if (!h->pcap_dumper) {
+            if (f != stdout)
+                fclose(f);
             fprintf(stderr, "%s: cannot write the pcap file %s: %s\n", h->prog, o->pcap,
                     h->pcap ? pcap_geterr(h->pcap) : "out of memory");
             return -1;

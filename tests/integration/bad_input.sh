@@ -109,7 +109,7 @@ for prog in tapnc tapd; do
 
     # Files that cannot be written: at start, before any TAP.
     bad=0
-    expect_error $prog-pcap-dir "pcap" "/nonexistent/x\.pcap" "No such file" -- "$bin" -v --pcap /nonexistent/x.pcap || bad=1
+    expect_error $prog-pcap-dir "pcap file /nonexistent/x\.pcap: No such file" -- "$bin" -v --pcap /nonexistent/x.pcap || bad=1
     expect_error $prog-pcap-full "pcap" "/dev/full" "No space left" -- "$bin" -v --pcap /dev/full || bad=1
     expect_error $prog-pcap-empty "pcap" -- "$bin" -v --pcap "" || bad=1
     expect_error $prog-svg-dir "ladder SVG" "/nonexistent/x\.svg" "No such file" -- "$bin" -v --ladder-svg /nonexistent/x.svg || bad=1
