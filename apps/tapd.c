@@ -257,6 +257,8 @@ int main(int argc, char **argv)
         longopts[nl++] = (struct option){off[s], no_argument, NULL, OPT_NO + s};
     longopts[nl++] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[nl] = (struct option){NULL, 0, NULL, 0};
+    /* getopt's messages start with argv[0]: the name, as ours do, not a path. */
+    argv[0] = (char *)"tapd";
     int ch;
     while ((ch = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
         if (ch == 'h') {
@@ -294,7 +296,7 @@ int main(int argc, char **argv)
         if (!d.enabled[s])
             continue;
         int e;
-        d.listeners[s] = sk_listen(h.stack, services[s].port, 1024, &e);
+        d.listeners[s] = sk_listen(h.stack, services[s].port, ho.backlog ? ho.backlog : 1024, &e);
         if (!d.listeners[s]) {
             fprintf(stderr, "tapd: cannot listen on port %u: %s\n", services[s].port,
                     sk_strerror(e));
@@ -320,6 +322,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tapd: served %llu connections\n", (unsigned long long)d.served);
         host_print_counters(&h), host_print_conns(&h);
     }
-    host_down(&h);
+    if (host_down(&h) && code == 0)
+        code = 1; /* --pcap or --ladder-svg incomplete (told) */
     return code;
 }

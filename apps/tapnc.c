@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "host.h"
 
 #define MAX_CONNS 256
@@ -70,7 +71,8 @@ static int parse_port(const char *s, uint16_t *port)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 1 || v > 65535) {
+    /* Digits only: strtol would take " 80" and "+80". */
+    if (*s < '0' || *s > '9' || errno || *end || v < 1 || v > 65535) {
         fprintf(stderr, "tapnc: port number invalid: %s\n", s);
         return -1;
     }
@@ -149,11 +151,12 @@ static bool flush_stdout(struct nc *nc)
             host_watch_events(nc->h, STDOUT_FILENO, POLLOUT);
             return false;
         }
-        /* EPIPE and the like: nobody reads our output any more. */
-        if (errno != EPIPE) { /* a closed pipe is the reader's choice, not an error */
-            fprintf(stderr, "tapnc: write to stdout failed: %s\n", strerror(errno));
-            nc->status = 1;
-        }
+        /* EPIPE, EBADF (stdout closed), ENOSPC...: what the peer sent
+         * cannot be delivered.  Never dropped unsaid: told, and the exit
+         * status is non-zero (nc dies of SIGPIPE, or says so and exits 1);
+         * the connections are then closed (RST: their data is unread). */
+        fprintf(stderr, "tapnc: write to stdout failed: %s\n", strerror(w < 0 ? errno : EIO));
+        nc->status = 1;
         nc->out_len = 0;
         nc->stdout_gone = true;
         return false;
@@ -363,14 +366,14 @@ static const char *not_unicast(uint32_t a, const struct host_opts *o)
 {
     uint32_t mask = o->prefix ? ~0u << (32 - o->prefix) : 0;
     if (a == 0)
-        return "\"any\" address";
-    if (a == 0xffffffffu)
-        return "broadcast";
-    if ((a & 0xf0000000u) == 0xe0000000u) /* 224.0.0.0/4 */
-        return "multicast";
+        return "the \"any\" address";
+    if (addr_not_host(a)) /* broadcast, 0/8, loopback, multicast, 240/4 */
+        return addr_not_host(a);
+    if (a == o->addr)
+        return "the stack's own address";
     /* A /31 or /32 has no broadcast or network address (RFC 3021). */
     if (o->prefix <= 30 && (a & mask) == (o->addr & mask) && (a & ~mask) == ~mask)
-        return "the subnet's broadcast";
+        return "the subnet's broadcast address";
     if (o->prefix <= 30 && (a & mask) == (o->addr & mask) && (a & ~mask) == 0)
         return "the subnet's network address";
     return NULL;
@@ -396,6 +399,8 @@ int main(int argc, char **argv)
     longopts[nl] = (struct option){NULL, 0, NULL, 0};
 
     const char *pflag = NULL;
+    /* getopt's messages start with argv[0]: the name, as ours do, not a path. */
+    argv[0] = (char *)"tapnc";
     int ch;
     while ((ch = getopt_long(argc, argv, "hklNp:vw:", longopts, NULL)) != -1) {
         switch (ch) {
@@ -420,8 +425,10 @@ int main(int argc, char **argv)
             break;
         case 'w': {
             char *end;
+            errno = 0;
             nc.wait_s = strtol(optarg, &end, 10);
-            if (*end || end == optarg || nc.wait_s < 1 || nc.wait_s > 86400) {
+            if (*optarg < '0' || *optarg > '9' || errno || *end || nc.wait_s < 1 ||
+                nc.wait_s > 86400) {
                 fprintf(stderr, "tapnc: timeout invalid: %s (seconds, 1 to 86400)\n", optarg);
                 return 1;
             }
@@ -468,7 +475,7 @@ int main(int argc, char **argv)
         const char *why = not_unicast(nc.raddr, &ho);
         if (why) {
             char a[16], b[16];
-            fprintf(stderr, "tapnc: HOST must be a unicast address like %s, not %s (%s)\n",
+            fprintf(stderr, "tapnc: HOST must be a unicast address like %s, not %s, which is %s\n",
                     ip_str(ho.host_addr, b), ip_str(nc.raddr, a), why);
             return 1;
         }
@@ -476,6 +483,12 @@ int main(int argc, char **argv)
             return 1;
     } else if (argc != 0 || pflag) {
         usage(stderr);
+        return 1;
+    }
+    if ((nc.listen || nc.connect) && ho.pcap && strcmp(ho.pcap, "-") == 0) {
+        /* pcap's "-" is stdout, where the peer's data goes. */
+        fprintf(stderr, "tapnc: --pcap - writes to stdout, which carries the connection's data: "
+                        "give --pcap a file\n");
         return 1;
     }
     if (nc.wait_s && !nc.listen && !nc.connect) {
@@ -500,7 +513,7 @@ int main(int argc, char **argv)
     char a[16];
     int e = 0;
     if (nc.listen) {
-        nc.listener = sk_listen(h.stack, nc.port, 0, &e);
+        nc.listener = sk_listen(h.stack, nc.port, ho.backlog, &e);
         if (!nc.listener) {
             fprintf(stderr, "tapnc: cannot listen on port %u: %s\n", nc.port, sk_strerror(e));
             host_down(&h);
@@ -546,7 +559,8 @@ int main(int argc, char **argv)
         code = nc.status;
     if (ho.verbose)
         host_print_counters(&h), host_print_conns(&h);
-    host_down(&h);
+    if (host_down(&h) && code == 0)
+        code = 1; /* --pcap or --ladder-svg incomplete (told) */
     if (fl_in >= 0)
         fcntl(STDIN_FILENO, F_SETFL, fl_in);
     if (fl_out >= 0)

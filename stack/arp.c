@@ -2,10 +2,15 @@
  *
  * The cache is a small fixed array (ARP_CACHE_SIZE); a full cache reuses
  * its least recently updated entry.  While an address resolves, frames for
- * it wait in a shared pool of ARP_POOL_SLOTS frame buffers, at most
- * ARP_MAX_PENDING per address (RFC 1122 2.3.2.2: SHOULD keep at least one);
+ * it wait in a shared pool of cfg.arp_pending_total frame buffers, at most
+ * cfg.arp_pending per address (RFC 1122 2.3.2.2: SHOULD keep at least one;
+ * Linux keeps 100 per neighbour, 8 was too few for a burst of SYN-ACKs);
  * requests are retried every ARP_RETRY_US up to ARP_MAX_TRIES times, then
- * the waiting frames are dropped and counted. */
+ * the waiting frames are dropped and counted.
+ *
+ * IPv4 frames are counted as sent (ip_out, tcp_out) here, when they leave
+ * for the output callback: one that waits is not sent yet, and one dropped
+ * while waiting counts only in drop_arp_pending. */
 #include "arp.h"
 
 #include <stdlib.h>
@@ -13,6 +18,7 @@
 
 #include "bytes.h"
 #include "core.h"
+#include "ipv4.h"
 
 #define ARP_HTYPE_ETH 1
 
@@ -50,14 +56,67 @@ void arp_build(uint8_t *p, const struct arp_pkt *a)
 
 int arp_init(struct sk_stack *s)
 {
+    struct sk_config *c = &s->cfg;
+    if (!c->arp_pending)
+        c->arp_pending = SK_ARP_PENDING_DEFAULT;
+    if (!c->arp_pending_total)
+        c->arp_pending_total = 4 * c->arp_pending;
+    if (c->arp_pending > SK_ARP_PENDING_MAX || c->arp_pending_total > 65536)
+        return -1;
     s->arp.pool_slot = s->frame_max;
-    s->arp.pool = malloc(ARP_POOL_SLOTS * s->arp.pool_slot);
-    return s->arp.pool ? 0 : -1;
+    s->arp.pool_slots = c->arp_pending_total;
+    s->arp.free_head = -1;
+    for (int i = 0; i < ARP_CACHE_SIZE; i++)
+        s->arp.e[i].head = s->arp.e[i].tail = -1;
+    return 0;
 }
 
 void arp_free(struct sk_stack *s)
 {
     free(s->arp.pool);
+    free(s->arp.pool_len);
+    free(s->arp.pool_next);
+}
+
+/* The pool, made when the first frame must wait: up to 65536 frames of
+ * the MTU is too much to take from every stack that never needs it. */
+static bool pool_ready(struct sk_stack *s)
+{
+    struct arp_table *t = &s->arp;
+    if (t->pool)
+        return true;
+    t->pool = malloc((size_t)t->pool_slots * t->pool_slot);
+    t->pool_len = calloc(t->pool_slots, sizeof(*t->pool_len));
+    t->pool_next = malloc((size_t)t->pool_slots * sizeof(*t->pool_next));
+    if (!t->pool || !t->pool_len || !t->pool_next) {
+        free(t->pool);
+        free(t->pool_len);
+        free(t->pool_next);
+        t->pool = NULL;
+        t->pool_len = NULL;
+        t->pool_next = NULL;
+        return false;
+    }
+    for (uint32_t i = 0; i < t->pool_slots; i++)
+        t->pool_next[i] = i + 1 < t->pool_slots ? (int32_t)(i + 1) : -1;
+    t->free_head = 0;
+    return true;
+}
+
+static void free_slot(struct arp_table *t, int32_t slot)
+{
+    t->pool_len[slot] = 0;
+    t->pool_next[slot] = t->free_head;
+    t->free_head = slot;
+}
+
+/* An IPv4 frame leaves: now it counts as sent. */
+static void emit_ip(struct sk_stack *s, uint8_t *frame, size_t len)
+{
+    s->ctr.ip_out++;
+    if (frame[ETH_HDR_LEN + 9] == IP_PROTO_TCP)
+        s->ctr.tcp_out++;
+    sk_emit(s, frame, len);
 }
 
 static void send_arp(struct sk_stack *s, uint16_t oper, const uint8_t *eth_dst, const uint8_t *tha,
@@ -98,10 +157,12 @@ static struct arp_entry *find(struct sk_stack *s, uint32_t ip)
 
 static void drop_pending(struct sk_stack *s, struct arp_entry *e)
 {
-    for (int i = 0; i < e->npending; i++) {
-        s->arp.pool_len[e->pending[i]] = 0;
+    for (int32_t slot = e->head, next; slot >= 0; slot = next) {
+        next = s->arp.pool_next[slot];
+        free_slot(&s->arp, slot);
         s->ctr.drop_arp_pending++;
     }
+    e->head = e->tail = -1;
     e->npending = 0;
 }
 
@@ -120,6 +181,7 @@ static struct arp_entry *alloc_entry(struct sk_stack *s, uint32_t ip)
     }
     drop_pending(s, victim);
     memset(victim, 0, sizeof(*victim));
+    victim->head = victim->tail = -1;
     victim->ip = ip;
     victim->used = s->now;
     return victim;
@@ -132,13 +194,14 @@ static void set_reachable(struct sk_stack *s, struct arp_entry *e, const uint8_t
     e->used = s->now;
     e->deadline = s->now + (uint64_t)s->cfg.arp_lifetime_ms * 1000;
     /* Send what waited, oldest first. */
-    for (int i = 0; i < e->npending; i++) {
-        int slot = e->pending[i];
+    for (int32_t slot = e->head, next; slot >= 0; slot = next) {
+        next = s->arp.pool_next[slot];
         uint8_t *f = s->arp.pool + (size_t)slot * s->arp.pool_slot;
         memcpy(f, mac, ETH_ALEN);
-        sk_emit(s, f, s->arp.pool_len[slot]);
-        s->arp.pool_len[slot] = 0;
+        emit_ip(s, f, s->arp.pool_len[slot]);
+        free_slot(&s->arp, slot);
     }
+    e->head = e->tail = -1;
     e->npending = 0;
 }
 
@@ -182,12 +245,14 @@ const uint8_t *arp_lookup(const struct sk_stack *s, uint32_t ip)
     return NULL;
 }
 
-static int alloc_slot(struct sk_stack *s)
+static int32_t alloc_slot(struct sk_stack *s)
 {
-    for (int i = 0; i < ARP_POOL_SLOTS; i++)
-        if (s->arp.pool_len[i] == 0)
-            return i;
-    return -1;
+    struct arp_table *t = &s->arp;
+    if (!pool_ready(s) || t->free_head < 0)
+        return -1;
+    int32_t slot = t->free_head;
+    t->free_head = t->pool_next[slot];
+    return slot;
 }
 
 void arp_output(struct sk_stack *s, uint32_t ip, uint8_t *frame, size_t len)
@@ -195,7 +260,7 @@ void arp_output(struct sk_stack *s, uint32_t ip, uint8_t *frame, size_t len)
     struct arp_entry *e = find(s, ip);
     if (e && e->state == ARP_REACHABLE && e->deadline > s->now) {
         memcpy(frame, e->mac, ETH_ALEN);
-        sk_emit(s, frame, len);
+        emit_ip(s, frame, len);
         return;
     }
     bool ask = !e || e->state == ARP_REACHABLE; /* unknown, or its entry expired */
@@ -206,13 +271,19 @@ void arp_output(struct sk_stack *s, uint32_t ip, uint8_t *frame, size_t len)
         e->deadline = s->now + ARP_RETRY_US;
     }
     /* Park the frame first: the request below is built in the same buffer. */
-    int slot = e->npending < ARP_MAX_PENDING ? alloc_slot(s) : -1;
+    int32_t slot = e->npending < s->cfg.arp_pending ? alloc_slot(s) : -1;
     if (slot < 0) {
         s->ctr.drop_arp_pending++;
     } else {
         memcpy(s->arp.pool + (size_t)slot * s->arp.pool_slot, frame, len);
         s->arp.pool_len[slot] = (uint16_t)len;
-        e->pending[e->npending++] = (int16_t)slot;
+        s->arp.pool_next[slot] = -1;
+        if (e->tail >= 0)
+            s->arp.pool_next[e->tail] = slot;
+        else
+            e->head = slot;
+        e->tail = slot;
+        e->npending++;
     }
     if (ask) {
         send_arp(s, ARP_OP_REQUEST, eth_broadcast, zero_mac, ip);

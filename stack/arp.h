@@ -8,12 +8,12 @@
 
 #include "eth.h"
 
-#define ARP_CACHE_SIZE  64 /* entries; the oldest is reused when full */
-#define ARP_POOL_SLOTS  32 /* frames held while resolving, for all entries */
-#define ARP_MAX_PENDING 8  /* frames held per unresolved address */
-#define ARP_RETRY_US    1000000ULL
-#define ARP_MAX_TRIES   3
-#define ARP_PKT_LEN     28
+#define ARP_CACHE_SIZE 64 /* entries; the oldest is reused when full */
+/* Frames held while resolving: sk_config's arp_pending per address and
+ * arp_pending_total for all (defaults and bounds in synack.h). */
+#define ARP_RETRY_US  1000000ULL
+#define ARP_MAX_TRIES 3
+#define ARP_PKT_LEN   28
 
 enum arp_state { ARP_FREE = 0, ARP_INCOMPLETE, ARP_REACHABLE };
 
@@ -22,16 +22,21 @@ struct arp_entry {
     uint8_t mac[ETH_ALEN];
     uint8_t state;
     uint8_t tries;
-    uint8_t npending;
-    uint64_t deadline;                /* REACHABLE: expiry; INCOMPLETE: next retry */
-    uint64_t used;                    /* last update, to pick a victim when full */
-    int16_t pending[ARP_MAX_PENDING]; /* pool slots, oldest first */
+    uint32_t npending;
+    int32_t head, tail; /* its waiting frames: a FIFO of pool slots, -1 if none */
+    uint64_t deadline;  /* REACHABLE: expiry; INCOMPLETE: next retry */
+    uint64_t used;      /* last update, to pick a victim when full */
 };
 
 struct arp_table {
     struct arp_entry e[ARP_CACHE_SIZE];
-    uint8_t *pool;                     /* ARP_POOL_SLOTS frames of pool_slot bytes */
-    uint16_t pool_len[ARP_POOL_SLOTS]; /* 0: free */
+    /* The pool of waiting frames, arp_pending_total slots of pool_slot
+     * bytes, made at the first frame that waits (most runs never need it). */
+    uint8_t *pool;
+    uint16_t *pool_len; /* per slot; 0: free */
+    int32_t *pool_next; /* per slot: the next in its entry's FIFO, or in the free list */
+    int32_t free_head;  /* -1: the pool is full */
+    uint32_t pool_slots;
     size_t pool_slot;
     uint8_t last; /* index of the last entry found */
 };

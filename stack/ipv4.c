@@ -161,8 +161,7 @@ static void send_frame(struct sk_stack *s, uint32_t hop, size_t total)
     }
     memcpy(s->tx + 6, s->cfg.mac, ETH_ALEN);
     wr16(s->tx + 12, ETHERTYPE_IP);
-    s->ctr.ip_out++;
-    arp_output(s, hop, s->tx, flen);
+    arp_output(s, hop, s->tx, flen); /* counted in ip_out when it leaves */
 }
 
 int ipv4_send(struct sk_stack *s, uint32_t dst, uint8_t proto, size_t len)

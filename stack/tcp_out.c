@@ -155,8 +155,7 @@ void tcp_write_segment(struct sk_tcb *c, const struct tcp_out_seg *o)
         c->last_ack_sent = c->rcv_nxt;
         tcp_rcv_ack_sent(c);
     }
-    s->ctr.tcp_out++;
-    ipv4_send(s, c->raddr, IP_PROTO_TCP, tot);
+    ipv4_send(s, c->raddr, IP_PROTO_TCP, tot); /* tcp_out counts it as it leaves (arp.c) */
 }
 
 uint32_t tcp_ctl_seq(const struct sk_tcb *c)
@@ -229,7 +228,6 @@ void tcp_send_rst(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t r
     wr16(p + 18, 0);
     uint32_t sum = csum_pseudo(s->cfg.addr, raddr, IP_PROTO_TCP, TCP_HDR_LEN);
     wr16(p + 16, csum_finish(csum_partial(p, TCP_HDR_LEN, sum)));
-    s->ctr.tcp_out++;
     s->ctr.tcp_rst_sent++;
     ipv4_send(s, raddr, IP_PROTO_TCP, TCP_HDR_LEN);
 }

@@ -7,6 +7,7 @@
 #include "host.h"
 
 #include <arpa/inet.h>
+#include "addr.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
@@ -37,6 +38,9 @@ enum {
     OPT_NODELAY,
     OPT_KEEPALIVE,
     OPT_CC,
+    OPT_ARP_PENDING,
+    OPT_MAX_CONNS,
+    OPT_BACKLOG,
 };
 
 /* For gdb (docs/gdb/synack.py): the stack of this process.  The core has
@@ -59,6 +63,9 @@ const struct option host_long_opts[] = {
     {"nodelay", no_argument, NULL, OPT_NODELAY},
     {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
     {"cc", required_argument, NULL, OPT_CC},
+    {"arp-pending", required_argument, NULL, OPT_ARP_PENDING},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"backlog", required_argument, NULL, OPT_BACKLOG},
     {NULL, 0, NULL, 0},
 };
 /* The apps size their tables from the count in host.h. */
@@ -84,6 +91,13 @@ const char host_opts_help[] =
     "  --keepalive I,N,C  keep-alive: a probe after I seconds idle, then every N\n"
     "                     seconds; give up after C unanswered probes (e.g. 10,2,3)\n"
     "  --cc ALGO          congestion control: cubic (default) or newreno\n"
+    "Limits (a limit reached is told once on stderr):\n"
+    "  --max-conns N      connections the stack holds, listeners included, 1 to\n"
+    "                     1000000 (default 4096)\n"
+    "  --backlog N        connections a listener holds until accepted, 1 to 65535\n"
+    "                     (default: tapnc 128, tapd 1024)\n"
+    "  --arp-pending N    packets held per address while ARP resolves it, 1 to 4096\n"
+    "                     (default 64; 4 times N for all addresses)\n"
     "Seeing it work:\n"
     "  --trace            print every frame in and out as tcpdump -nn does (stderr)\n"
     "  --states           print every TCP state change and its cause, and every\n"
@@ -126,7 +140,8 @@ int parse_cidr(const char *s, uint32_t *addr, uint8_t *prefix)
         char *end;
         errno = 0;
         long p = strtol(slash + 1, &end, 10);
-        if (errno || end == slash + 1 || *end || p < 1 || p > 30)
+        /* Digits only: strtol would take "/ 24" and "/+24". */
+        if (slash[1] < '0' || slash[1] > '9' || errno || *end || p < 1 || p > 30)
             return -1;
         *prefix = (uint8_t)p;
     }
@@ -138,6 +153,20 @@ const char *ip_str(uint32_t addr, char buf[16])
     struct in_addr a = {htonl(addr)};
     inet_ntop(AF_INET, &a, buf, 16);
     return buf;
+}
+
+/* A decimal count from min to max: digits only (no sign, no space). */
+static int parse_count(const char *s, unsigned long min, unsigned long max, uint32_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
 }
 
 /* A byte count: digits and an optional K, M or G (binary, as ss and
@@ -218,10 +247,8 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
         return 1;
     }
     case OPT_MTU: {
-        char *end;
-        errno = 0;
-        long v = strtol(arg, &end, 10);
-        if (errno || *end || end == arg || v < 576 || v > 9000) {
+        uint32_t v;
+        if (parse_count(arg, 576, 9000, &v) < 0) {
             fprintf(stderr, "%s: bad --mtu '%s': expected a number from 576 to 9000\n", prog, arg);
             return -1;
         }
@@ -282,6 +309,28 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
             return -1;
         }
         return 1;
+    case OPT_ARP_PENDING:
+    case OPT_MAX_CONNS:
+    case OPT_BACKLOG: {
+        static const struct {
+            const char *name;
+            unsigned long max;
+        } lim[] = {
+            [OPT_ARP_PENDING - OPT_ARP_PENDING] = {"--arp-pending", SK_ARP_PENDING_MAX},
+            [OPT_MAX_CONNS - OPT_ARP_PENDING] = {"--max-conns", 1000000},
+            [OPT_BACKLOG - OPT_ARP_PENDING] = {"--backlog", 65535},
+        };
+        uint32_t *dst = id == OPT_ARP_PENDING ? &o->arp_pending
+                        : id == OPT_MAX_CONNS ? &o->max_conns
+                                              : &o->backlog;
+        unsigned long max = lim[id - OPT_ARP_PENDING].max;
+        if (parse_count(arg, 1, max, dst) < 0) {
+            fprintf(stderr, "%s: bad %s '%s': expected a number from 1 to %lu\n", prog,
+                    lim[id - OPT_ARP_PENDING].name, arg, max);
+            return -1;
+        }
+        return 1;
+    }
     case OPT_CC: {
         int cc = sk_cc_from_name(arg);
         if (cc < 0) {
@@ -380,7 +429,12 @@ static void observe_frame(void *ctx, enum sk_dir dir, const uint8_t *frame, size
     }
     if (h->pcap_dumper) {
         struct pcap_pkthdr ph = {.ts = tv, .caplen = (bpf_u_int32)len, .len = (bpf_u_int32)len};
+        /* The write error comes from pcap_dump's buffered fwrite; its
+         * errno (ENOSPC...) is kept for the message, fflush's would not say. */
+        errno = 0;
         pcap_dump(h->pcap_dumper, &ph, frame);
+        if (!h->pcap_errno && ferror(pcap_dump_file(h->pcap_dumper)))
+            h->pcap_errno = errno ? errno : EIO;
     }
     if (h->ladder)
         ladder_frame(h->ladder, frame, len, now);
@@ -449,17 +503,48 @@ static int observers_up(struct host *h, struct sk_config *cfg)
         return -1;
     if (o->pcap) {
         h->pcap = pcap_open_dead(DLT_EN10MB, 65535);
-        h->pcap_dumper = h->pcap ? pcap_dump_open(h->pcap, o->pcap) : NULL;
+        /* Opened here, so the message is strerror's alone ("-" is stdout,
+         * as for tcpdump -w). */
+        FILE *f = strcmp(o->pcap, "-") == 0 ? stdout : fopen(o->pcap, "wb");
+        if (!f) {
+            fprintf(stderr, "%s: cannot write the pcap file %s: %s\n", h->prog, o->pcap,
+                    strerror(errno));
+            return -1;
+        }
+        h->pcap_dumper = h->pcap ? pcap_dump_fopen(h->pcap, f) : NULL;
         if (!h->pcap_dumper) {
+            if (f != stdout)
+                fclose(f);
             fprintf(stderr, "%s: cannot write the pcap file %s: %s\n", h->prog, o->pcap,
                     h->pcap ? pcap_geterr(h->pcap) : "out of memory");
             return -1;
         }
+        /* The file header now, so a file that takes nothing (/dev/full)
+         * fails here, before the run, rather than at the first frame. */
+        errno = 0;
+        if (pcap_dump_flush(h->pcap_dumper) < 0 || ferror(pcap_dump_file(h->pcap_dumper))) {
+            fprintf(stderr, "%s: cannot write the pcap file %s: %s\n", h->prog, o->pcap,
+                    strerror(errno ? errno : EIO));
+            pcap_dump_close(h->pcap_dumper); /* told once: not again at host_down */
+            h->pcap_dumper = NULL;
+            return -1;
+        }
     }
     if (o->ladder || o->ladder_svg) {
-        if (!(h->ladder = malloc(sizeof(*h->ladder))))
+        /* The SVG file is made now: a bad path fails at start, not after
+         * the run it was to show. */
+        FILE *svg = NULL;
+        if (o->ladder_svg && !(svg = fopen(o->ladder_svg, "w"))) {
+            fprintf(stderr, "%s: cannot write the ladder SVG %s: %s\n", h->prog, o->ladder_svg,
+                    strerror(errno));
             return -1;
-        ladder_init(h->ladder, o->ladder ? stderr : NULL, o->ladder_svg);
+        }
+        if (!(h->ladder = malloc(sizeof(*h->ladder)))) {
+            if (svg)
+                fclose(svg);
+            return -1;
+        }
+        ladder_init(h->ladder, o->ladder ? stderr : NULL, svg);
     }
     if (h->trace || h->pcap_dumper || h->ladder)
         cfg->on_frame = observe_frame;
@@ -471,53 +556,85 @@ static int observers_up(struct host *h, struct sk_config *cfg)
     return 0;
 }
 
-static void observers_down(struct host *h)
+/* The first write error of the pcap file or of the SVG: told once per
+ * file.  False if it was told already. */
+static bool observer_failed(struct host *h, bool *told, const char *what, const char *path, int err)
+{
+    if (*told)
+        return false;
+    *told = true;
+    fprintf(stderr, "%s: cannot write the %s %s: %s\n", h->prog, what, path, strerror(err));
+    return true;
+}
+
+/* Checks the pcap file after a batch.  On a write error the capture stops
+ * and the run goes on: the capture only watches, and cutting the user's
+ * connections because a disk filled would lose their data as well; the
+ * exit status then says the capture is incomplete (host_down). */
+static void check_pcap(struct host *h, bool running)
+{
+    errno = 0;
+    if (!h->pcap_errno && pcap_dump_flush(h->pcap_dumper) == 0 &&
+        !ferror(pcap_dump_file(h->pcap_dumper)))
+        return;
+    int e = h->pcap_errno ? h->pcap_errno : errno ? errno : EIO;
+    if (observer_failed(h, &h->pcap_failed, "pcap file", h->opts.pcap, e) && running)
+        fprintf(stderr, "%s: the capture stops here; the run goes on\n", h->prog);
+    pcap_dump_close(h->pcap_dumper);
+    h->pcap_dumper = NULL;
+}
+
+/* 1 if an observer's file could not be written whole. */
+static int observers_down(struct host *h)
 {
     if (h->ladder) {
-        ladder_finish(h->ladder);
+        if (ladder_finish(h->ladder) < 0)
+            observer_failed(h, &h->svg_failed, "ladder SVG", h->opts.ladder_svg,
+                            h->ladder->svg_errno);
         free(h->ladder);
         h->ladder = NULL;
     }
-    if (h->pcap_dumper)
-        pcap_dump_close(h->pcap_dumper);
+    if (h->pcap_dumper) {
+        /* pcap_dump_close returns nothing: flush and check before it. */
+        check_pcap(h, false);
+        if (h->pcap_dumper)
+            pcap_dump_close(h->pcap_dumper);
+    }
     if (h->pcap)
         pcap_close(h->pcap);
     h->pcap = h->pcap_dumper = NULL;
     free(h->trace);
     h->trace = NULL;
+    return h->pcap_failed || h->svg_failed ? 1 : 0;
 }
 
-static int check_addresses(const struct host_opts *o, const char *prog)
+/* What the options cannot be together, and the addresses (addr.h): told
+ * before any TAP is made. */
+static int check_opts(const struct host_opts *o, const char *prog)
 {
-    char a[16], b[16];
-    uint32_t mask = 0xffffffffu << (32 - o->prefix);
-    if (o->addr == o->host_addr) {
-        fprintf(stderr,
-                "%s: the stack and the host side cannot share the address %s: give each its own\n",
-                prog, ip_str(o->addr, a));
+    char err[512];
+    if (addr_check_link(o->addr, o->prefix, o->host_addr, o->host_prefix, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
         return -1;
     }
-    if (o->prefix != o->host_prefix || (o->addr & mask) != (o->host_addr & mask)) {
-        fprintf(stderr, "%s: the stack (%s/%u) and the host side (%s/%u) must be on one subnet\n",
-                prog, ip_str(o->addr, a), o->prefix, ip_str(o->host_addr, b), o->host_prefix);
-        return -1;
-    }
-    uint32_t hostpart = o->addr & ~mask, hhost = o->host_addr & ~mask;
-    if (hostpart == 0 || hostpart == ~mask || hhost == 0 || hhost == ~mask) {
-        fprintf(stderr, "%s: %s/%u or %s/%u is the network or broadcast address of its subnet\n",
-                prog, ip_str(o->addr, a), o->prefix, ip_str(o->host_addr, b), o->prefix);
+    if (o->pcap && o->ladder_svg && strcmp(o->pcap, o->ladder_svg) == 0) {
+        fprintf(stderr, "%s: --pcap and --ladder-svg both name %s: give each its own file\n", prog,
+                o->pcap);
         return -1;
     }
     return 0;
 }
 
 /* A closed stdin, stdout or stderr would be reused by the next open (the
- * TAP), and the app would take frames for its input: give them /dev/null. */
+ * TAP), and the app would take frames for its input: give them /dev/null.
+ * stdout's is opened read-only, so a write to it still fails (EBADF) and
+ * the app tells of it, as with the closed descriptor, instead of what it
+ * received going to /dev/null unsaid. */
 static void sane_stdio(void)
 {
     for (int fd = 0; fd < 3; fd++)
         if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
-            int n = open("/dev/null", O_RDWR);
+            int n = open("/dev/null", fd == 1 ? O_RDONLY : O_RDWR);
             if (n >= 0 && n != fd)
                 close(n);
         }
@@ -533,9 +650,10 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     h->sigfd = -1;
     h->tap.fd = -1;
     h->app_deadline = UINT64_MAX;
-    if (check_addresses(o, prog) < 0)
+    if (check_opts(o, prog) < 0)
         return -1;
     if (tap_open(&h->tap, o->tap, err, sizeof(err)) < 0 ||
+        addr_check_unused(h->tap.name, o->host_addr, o->host_prefix, err, sizeof(err)) < 0 ||
         tap_configure(&h->tap, o->host_addr, o->host_prefix, o->mtu, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         tap_close(&h->tap);
@@ -561,6 +679,8 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     cfg.output = tap_output;
     cfg.output_ctx = h;
     cfg.random = random_bytes;
+    cfg.arp_pending = o->arp_pending;
+    cfg.tcp_max_conns = o->max_conns;
     /* Before the stack, whose gratuitous ARP already crosses the link.
      * Slots hold a frame of the MTU, its Ethernet header and a VLAN tag. */
     if (o->impair) {
@@ -964,13 +1084,19 @@ int host_run(struct host *h)
         sk_flush(h->stack, host_now());
         if (h->impair_out)
             impair_pop_due(h->impair_out, IMPAIR_OUT, host_now(), deliver_out, h);
-        if (h->ladder)
+        if (h->ladder) {
             ladder_flush(h->ladder);
+            if (h->ladder->svg_errno)
+                observer_failed(h, &h->svg_failed, "ladder SVG", h->opts.ladder_svg,
+                                h->ladder->svg_errno);
+        }
         if (h->pcap_dumper)
-            pcap_dump_flush(h->pcap_dumper);
+            check_pcap(h, true);
+        limits_check(&h->limits, sk_counters(h->stack), stderr, h->prog);
     }
     if (!h->tap_gone)
         sk_flush(h->stack, host_now());
+    limits_check(&h->limits, sk_counters(h->stack), stderr, h->prog);
     /* What the link still holds of ours leaves now, delay or not: the last
      * ACK of a close is not lost to the exit. */
     if (h->impair_out && !h->tap_gone)
@@ -978,7 +1104,7 @@ int host_run(struct host *h)
     return h->exit_code;
 }
 
-void host_down(struct host *h)
+int host_down(struct host *h)
 {
     if (h->stack)
         sk_stack_free(h->stack);
@@ -986,9 +1112,10 @@ void host_down(struct host *h)
     synack_gdb_stack = NULL;
     impair_free(h->impair);
     h->impair = h->impair_in = h->impair_out = NULL;
-    observers_down(h);
+    int r = observers_down(h);
     if (h->sigfd >= 0)
         close(h->sigfd);
     h->sigfd = -1;
     tap_close(&h->tap);
+    return r;
 }

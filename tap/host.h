@@ -10,6 +10,7 @@
 
 #include "impair.h"
 #include "ladder.h"
+#include "limits.h"
 #include "synack.h"
 #include "tap.h"
 #include "trace.h"
@@ -34,13 +35,17 @@ struct host_opts {
     bool nodelay;            /* --nodelay: Nagle off */
     uint32_t keepalive[3];   /* --keepalive IDLE,INTERVAL,COUNT (s, s, probes); [0] 0: off */
     int cc;                  /* --cc: enum sk_cc, SK_CC_DEFAULT for the stack's */
+    /* Limits (0: the stack's or the app's default): */
+    uint32_t arp_pending; /* --arp-pending: frames held per address while ARP resolves */
+    uint32_t max_conns;   /* --max-conns: TCBs in the stack, listeners included */
+    uint32_t backlog;     /* --backlog: each listener's accept queue */
 };
 
 /* The long options every app takes; their ids start at HOST_OPT_BASE.
  * HOST_N_LONG_OPTS of them, then the {NULL} that ends the table: an app
  * makes room for them and its own (host.c checks the count). */
 #define HOST_OPT_BASE    1000
-#define HOST_N_LONG_OPTS 15
+#define HOST_N_LONG_OPTS 18
 extern const struct option host_long_opts[];
 extern const char host_opts_help[];
 void host_opts_init(struct host_opts *o);
@@ -95,6 +100,11 @@ struct host {
     /* --impair: the owner, and per direction the same pointer or NULL when
      * that direction is not impaired (the hot path's only test). */
     struct impair *impair, *impair_in, *impair_out;
+    /* The first write error of --pcap, of --ladder-svg, was told: the run
+     * goes on without it, and ends non-zero (host_down). */
+    bool pcap_failed, svg_failed;
+    int pcap_errno; /* the first write error of the pcap file, or 0 */
+    struct limits limits;
 };
 
 uint64_t host_now(void);
@@ -113,7 +123,9 @@ int host_run(struct host *h);
 void host_stop(struct host *h, int code);
 /* Ends the loop once no connection is still closing, or HOST_LINGER_US on. */
 void host_linger(struct host *h);
-void host_down(struct host *h);
+/* Frees all; 1 if --pcap or --ladder-svg could not be written whole (the
+ * message is printed), else 0: an app's exit status is then non-zero. */
+int host_down(struct host *h);
 int host_watch(struct host *h, int fd, short events, host_fd_cb cb, void *ctx);
 void host_watch_events(struct host *h, int fd, short events);
 void host_unwatch(struct host *h, int fd);

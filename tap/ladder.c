@@ -3,6 +3,7 @@
  * flags, relative seq and ack, and length. */
 #include "ladder.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,11 +16,11 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-void ladder_init(struct ladder *l, FILE *text, const char *svg_path)
+void ladder_init(struct ladder *l, FILE *text, FILE *svg)
 {
     memset(l, 0, sizeof(*l));
     l->text = text;
-    l->svg = svg_path;
+    l->svg = svg;
 }
 
 static struct ladder_conn *find(struct ladder *l, uint32_t sa, uint16_t sp, uint32_t da,
@@ -233,6 +234,12 @@ int ladder_write_svg(const struct ladder_conn *c, const char *path)
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
+    int r = ladder_write_svg_to(c, f);
+    return fclose(f) == 0 ? r : -1;
+}
+
+int ladder_write_svg_to(const struct ladder_conn *c, FILE *f)
+{
     const int xl = 160, xr = 560, top = 70, step = 34, w = 720;
     int h = top + (int)c->nsegs * step + 40;
     char a[32], b[32];
@@ -285,7 +292,7 @@ int ladder_write_svg(const struct ladder_conn *c, const char *path)
             xl - 12, y + 4, (double)(s->t_us - t0) / 1000.0);
     }
     fprintf(f, "</svg>\n");
-    return fclose(f) == 0 ? 0 : -1;
+    return fflush(f) == 0 && !ferror(f) ? 0 : -1;
 }
 
 static void draw(struct ladder *l, struct ladder_conn *c)
@@ -297,8 +304,9 @@ static void draw(struct ladder *l, struct ladder_conn *c)
         fflush(l->text);
     }
     if (l->svg && !l->svg_written) {
-        if (ladder_write_svg(c, l->svg) < 0)
-            fprintf(stderr, "cannot write the ladder SVG to %s\n", l->svg);
+        errno = 0;
+        if (ladder_write_svg_to(c, l->svg) < 0 && !l->svg_errno)
+            l->svg_errno = errno ? errno : EIO;
         l->svg_written = true;
     }
     free(c->segs);
@@ -312,9 +320,26 @@ void ladder_flush(struct ladder *l)
             draw(l, &l->conn[i]);
 }
 
-void ladder_finish(struct ladder *l)
+int ladder_finish(struct ladder *l)
 {
     for (int i = 0; i < LADDER_MAX_CONNS; i++)
         if (l->conn[i].used)
             draw(l, &l->conn[i]);
+    if (!l->svg)
+        return 0;
+    /* No connection was seen: still a valid SVG, which says so (the file
+     * was created at start). */
+    if (!l->svg_written) {
+        errno = 0;
+        fprintf(l->svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"360\" height=\"40\" "
+                        "font-family=\"monospace\" font-size=\"12\">\n<text x=\"10\" "
+                        "y=\"24\">no TCP connection was seen</text>\n</svg>\n");
+        if ((fflush(l->svg) != 0 || ferror(l->svg)) && !l->svg_errno)
+            l->svg_errno = errno ? errno : EIO;
+    }
+    errno = 0;
+    if (fclose(l->svg) != 0 && !l->svg_errno)
+        l->svg_errno = errno ? errno : EIO;
+    l->svg = NULL;
+    return l->svg_errno ? -1 : 0;
 }

@@ -43,12 +43,14 @@ struct ladder_conn {
 
 struct ladder {
     struct ladder_conn conn[LADDER_MAX_CONNS];
-    FILE *text;      /* where text ladders go, or NULL */
-    const char *svg; /* file for the SVG of the first connection, or NULL */
+    FILE *text; /* where text ladders go, or NULL */
+    FILE *svg;  /* for the SVG of the first connection, or NULL; the ladder closes it */
     bool svg_written;
+    int svg_errno; /* the first write error of the SVG, or 0 */
 };
 
-void ladder_init(struct ladder *l, FILE *text, const char *svg_path);
+/* svg: a file opened by the caller (at start, so a bad path fails early). */
+void ladder_init(struct ladder *l, FILE *text, FILE *svg);
 /* Records a frame if it is a TCP segment. */
 void ladder_frame(struct ladder *l, const uint8_t *frame, size_t len, uint64_t now_us);
 /* The stack explains the segment it just sent on a connection (a note of
@@ -62,11 +64,14 @@ void ladder_conn_done(struct ladder *l, uint32_t laddr, uint16_t lport, uint32_t
                       uint16_t rport);
 /* Draws finished connections (called once per loop round, after output). */
 void ladder_flush(struct ladder *l);
-/* Draws everything still open and frees all. */
-void ladder_finish(struct ladder *l);
+/* Draws everything still open, closes the SVG file and frees all; -1 if
+ * the SVG could not be written whole (svg_errno says why). */
+int ladder_finish(struct ladder *l);
 
 /* For tests: renders one connection. */
 void ladder_write_text(const struct ladder_conn *c, FILE *f);
 int ladder_write_svg(const struct ladder_conn *c, const char *path);
+/* Writes the SVG to f; -1 if a write failed. */
+int ladder_write_svg_to(const struct ladder_conn *c, FILE *f);
 
 #endif

@@ -173,7 +173,15 @@ struct sk_config {
     void (*on_state)(void *ctx, const struct sk_state_change *change, uint64_t now);
     void (*on_note)(void *ctx, const struct sk_tcp_note *note, uint64_t now);
     void *observer_ctx;
+
+    /* Frames held while their next hop's ARP resolves (0: the default).  A
+     * listener answering a burst of SYNs from new neighbours queues one
+     * SYN-ACK each; what does not fit is dropped (drop_arp_pending). */
+    uint32_t arp_pending;       /* per address, default 64, at most SK_ARP_PENDING_MAX */
+    uint32_t arp_pending_total; /* all addresses, default 4 x arp_pending, at most 65536 */
 };
+#define SK_ARP_PENDING_DEFAULT 64
+#define SK_ARP_PENDING_MAX     4096
 
 /* A rate limit of sk_config set to this is off. */
 #define SK_LIMIT_OFF UINT32_MAX

@@ -551,12 +551,22 @@ START_TEST(arp_new_resolution_after_failure)
 }
 END_TEST
 
+/* A small queue, to see both bounds with few frames: 8 per address, 32
+ * for all. */
+#define SMALL_PENDING       8
+#define SMALL_PENDING_TOTAL 32
+static void small_arp_queue(struct sk_config *cfg)
+{
+    cfg->arp_pending = SMALL_PENDING;
+    cfg->arp_pending_total = SMALL_PENDING_TOTAL;
+}
+
 START_TEST(arp_pending_bounded_per_address)
 {
-    struct harness *h = h_new(NULL);
+    struct harness *h = h_new(small_arp_queue);
     uint8_t f[256], data[16];
     fill_pattern(data, sizeof(data));
-    const int burst = ARP_MAX_PENDING + 3;
+    const int burst = SMALL_PENDING + 3;
     for (int i = 0; i < burst; i++) {
         size_t n = echo_from_x(f, (uint16_t)i, data, sizeof(data));
         h_input(h, f, n);
@@ -565,33 +575,34 @@ START_TEST(arp_pending_bounded_per_address)
     ck_assert_int_eq(h->nout, 1);
     check_arp_request(h, 0, X_IP);
     ck_assert_uint_eq(CTR(h, arp_requests_sent), 1);
-    ck_assert_uint_eq(CTR(h, drop_arp_pending), burst - ARP_MAX_PENDING);
-    /* The reply releases the first ARP_MAX_PENDING, oldest first. */
+    ck_assert_uint_eq(CTR(h, drop_arp_pending), burst - SMALL_PENDING);
+    /* The reply releases the first SMALL_PENDING, oldest first. */
     h_clear(h);
     arp_reply_from_x(h);
-    ck_assert_int_eq(h->nout, ARP_MAX_PENDING);
-    for (int i = 0; i < ARP_MAX_PENDING; i++)
+    ck_assert_int_eq(h->nout, SMALL_PENDING);
+    for (int i = 0; i < SMALL_PENDING; i++)
         check_echo_reply(h, i, X_MAC, X_IP, 0x4242, (uint16_t)i, data, sizeof(data));
-    ck_assert_uint_eq(CTR(h, drop_arp_pending), burst - ARP_MAX_PENDING);
+    ck_assert_uint_eq(CTR(h, drop_arp_pending), burst - SMALL_PENDING);
     h_free(h);
 }
 END_TEST
 
 START_TEST(arp_pending_pool_shared)
 {
-    /* The pool holds ARP_POOL_SLOTS frames for all addresses together: fill
-     * it from several unresolved hosts, then one more host. */
-    struct harness *h = h_new(NULL);
-    const int naddr = ARP_POOL_SLOTS / ARP_MAX_PENDING + 1;
+    /* The pool holds SMALL_PENDING_TOTAL frames for all addresses together:
+     * fill it from several unresolved hosts, then one more host. */
+    struct harness *h = h_new(small_arp_queue);
+    const int naddr = SMALL_PENDING_TOTAL / SMALL_PENDING + 1;
     uint8_t f[256], data[4] = {1, 2, 3, 4};
     for (int a = 0; a < naddr; a++)
-        for (int i = 0; i < ARP_MAX_PENDING; i++) {
+        for (int i = 0; i < SMALL_PENDING; i++) {
             size_t n = echo_frame(f, 0x0a000010u + (uint32_t)a, (uint16_t)a, (uint16_t)i, data,
                                   sizeof(data));
             h_input(h, f, n);
         }
     ck_assert_int_eq(h->nout, naddr); /* one request per address */
-    ck_assert_uint_eq(CTR(h, drop_arp_pending), naddr * ARP_MAX_PENDING - ARP_POOL_SLOTS);
+    ck_assert_uint_eq(CTR(h, drop_arp_pending), naddr * SMALL_PENDING - SMALL_PENDING_TOTAL);
+    ck_assert_uint_eq(CTR(h, ip_out), 0);
     /* Every answer releases what was held for that host, and only that. */
     int released = 0;
     for (int a = 0; a < naddr; a++) {
@@ -604,7 +615,143 @@ START_TEST(arp_pending_pool_shared)
                              sizeof(data));
         released += h->nout;
     }
-    ck_assert_int_eq(released, ARP_POOL_SLOTS);
+    ck_assert_int_eq(released, SMALL_PENDING_TOTAL);
+    ck_assert_uint_eq(CTR(h, ip_out), SMALL_PENDING_TOTAL);
+    /* The slots are free again: a new burst fits whole. */
+    h_clear(h);
+    for (int i = 0; i < SMALL_PENDING; i++) {
+        size_t n = echo_from_x(f, (uint16_t)i, data, sizeof(data));
+        h_input(h, f, n);
+    }
+    h_clear(h);
+    arp_reply_from_x(h);
+    ck_assert_int_eq(h->nout, SMALL_PENDING);
+    h_free(h);
+}
+END_TEST
+
+/* ---- what is counted as sent, and the ARP queue's bounds */
+
+/* A SYN-ACK to a peer not yet resolved waits for the ARP reply: it is
+ * counted as sent when it leaves, not when it is queued. */
+START_TEST(sent_counted_when_frame_leaves)
+{
+    struct harness *h = h_new(NULL);
+    h_listen(h, 80, 0);
+    h_clear(h);
+    uint64_t ip0 = CTR(h, ip_out), tcp0 = CTR(h, tcp_out);
+    h_send(
+        h,
+        &(struct h_seg){
+            .sport = 40000, .dport = 80, .seq = 1000, .flags = TCP_SYN, .wnd = 65535, .mss = 1460});
+    ck_assert_int_eq(h->nout, 1);
+    check_arp_request(h, 0, PEER_IP);
+    ck_assert_uint_eq(CTR(h, ip_out), ip0);
+    ck_assert_uint_eq(CTR(h, tcp_out), tcp0);
+    /* The reply releases it: now it is sent. */
+    h_clear(h);
+    uint8_t f[64];
+    size_t n = h_arp(f, ARP_OP_REPLY, PEER_MAC, PEER_IP, US_MAC, US_IP);
+    h_input(h, f, n);
+    ck_assert_int_eq(h_ntcp(h), 1);
+    ck_assert_uint_eq(CTR(h, ip_out), ip0 + 1);
+    ck_assert_uint_eq(CTR(h, tcp_out), tcp0 + 1);
+    h_free(h);
+}
+END_TEST
+
+/* A frame dropped because its next hop never answered counts only in
+ * drop_arp_pending, never as sent. */
+START_TEST(dropped_in_arp_queue_not_sent)
+{
+    struct harness *h = h_new(NULL);
+    uint8_t f[256], data[8] = {0};
+    size_t n = echo_from_x(f, 1, data, sizeof(data));
+    h_input(h, f, n);
+    for (int i = 0; i < ARP_MAX_TRIES; i++)
+        h_advance(h, sk_next_deadline(h->s) - h->now);
+    ck_assert_uint_eq(CTR(h, arp_resolve_failed), 1);
+    ck_assert_uint_eq(CTR(h, drop_arp_pending), 1);
+    ck_assert_uint_eq(CTR(h, ip_out), 0);
+    ck_assert_uint_eq(CTR(h, tcp_out), 0);
+    h_free(h);
+}
+END_TEST
+
+/* n echo requests from the unresolved X_IP, then X's ARP reply: returns
+ * how many echo replies left (checked in order, seq 0 to n - 1). */
+static int burst_from_x(struct harness *h, int n)
+{
+    uint8_t f[256], data[16];
+    fill_pattern(data, sizeof(data));
+    for (int i = 0; i < n; i++) {
+        size_t len = echo_from_x(f, (uint16_t)i, data, sizeof(data));
+        h_input(h, f, len);
+    }
+    ck_assert_int_eq(h->nout, 1); /* one ARP request for the whole burst */
+    check_arp_request(h, 0, X_IP);
+    h_clear(h);
+    arp_reply_from_x(h);
+    for (int i = 0; i < h->nout; i++)
+        check_echo_reply(h, i, X_MAC, X_IP, 0x4242, (uint16_t)i, data, sizeof(data));
+    return h->nout;
+}
+
+/* The default queue takes a burst of 64 frames to one new neighbour (a
+ * listener's SYN-ACKs, say): all leave after the ARP reply, none lost. */
+START_TEST(arp_default_queue_takes_a_burst)
+{
+    struct harness *h = h_new(NULL);
+    ck_assert_int_eq(burst_from_x(h, 64), 64);
+    ck_assert_uint_eq(CTR(h, drop_arp_pending), 0);
+    ck_assert_uint_eq(CTR(h, ip_out), 64);
+    ck_assert_uint_eq(CTR(h, arp_requests_sent), 1);
+    h_free(h);
+}
+END_TEST
+
+/* Above the default (64 per address) the extra frames are dropped and
+ * counted, the first 64 leave. */
+START_TEST(arp_default_queue_bounded)
+{
+    struct harness *h = h_new(NULL);
+    ck_assert_int_eq(burst_from_x(h, 64 + 5), 64);
+    ck_assert_uint_eq(CTR(h, drop_arp_pending), 5);
+    ck_assert_uint_eq(CTR(h, ip_out), 64);
+    h_free(h);
+}
+END_TEST
+
+static void pending_100(struct sk_config *cfg)
+{
+    cfg->arp_pending = 100;
+}
+
+START_TEST(arp_pending_configured)
+{
+    struct harness *h = h_new(pending_100);
+    ck_assert_int_eq(burst_from_x(h, 130), 100);
+    ck_assert_uint_eq(CTR(h, drop_arp_pending), 30);
+    ck_assert_uint_eq(CTR(h, ip_out), 100);
+    h_free(h);
+}
+END_TEST
+
+/* A config beyond the documented maximum is refused, not trimmed (as
+ * SK_ENOMEM, "over a configured limit": the ARP module checks its own
+ * config when the stack is made). */
+START_TEST(arp_pending_over_max_refused)
+{
+    struct harness *h = h_new(NULL);
+    struct sk_config c = h->cfg;
+    c.arp_pending = SK_ARP_PENDING_MAX + 1;
+    int e = 0;
+    ck_assert_ptr_null(sk_stack_new(&c, h->now, &e));
+    ck_assert_int_ne(e, SK_OK);
+    c.arp_pending = SK_ARP_PENDING_MAX;
+    sk_stack *s = sk_stack_new(&c, h->now, &e);
+    ck_assert_ptr_nonnull(s);
+    sk_stack_free(s);
     h_free(h);
 }
 END_TEST
@@ -1198,6 +1345,12 @@ int main(void)
     tcase_add_test(arp, arp_pending_bounded_per_address);
     tcase_add_test(arp, arp_pending_pool_shared);
     tcase_add_test(arp, arp_entry_expires);
+    tcase_add_test(arp, sent_counted_when_frame_leaves);
+    tcase_add_test(arp, dropped_in_arp_queue_not_sent);
+    tcase_add_test(arp, arp_default_queue_takes_a_burst);
+    tcase_add_test(arp, arp_default_queue_bounded);
+    tcase_add_test(arp, arp_pending_configured);
+    tcase_add_test(arp, arp_pending_over_max_refused);
     suite_add_tcase(s, arp);
 
     TCase *ip = tcase_create("ipv4");
