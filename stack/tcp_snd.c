@@ -924,6 +924,14 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
             }
             sb_pop(sb);
         }
+        if (sb->n == 0 && sb->cap && c->sndq.len == 0) {
+            /* All sent is acknowledged and nothing waits: the records go
+             * with the ring's chunks (an idle connection holds neither).
+             * A transfer that keeps data queued keeps its array. */
+            free(sb->rec);
+            sb->rec = NULL;
+            sb->cap = sb->head = 0;
+        }
         if (sb->n && seq_gt(g->ack, sb_at(sb, 0)->start)) {
             /* Part of a segment: the rest stays, shorter. */
             struct tcp_rec *r = sb_at(sb, 0);
