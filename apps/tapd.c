@@ -1,6 +1,7 @@
 /* tapd - the stack serving the classic small services at once:
  * echo (RFC 862, port 7), discard (RFC 863, port 9), daytime (RFC 867,
  * port 13) and chargen (RFC 864, port 19).  For tests, demos, benchmarks. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ struct tapd {
     bool enabled[NSERVICES];
     sk_conn *listeners[NSERVICES];
     bool verbose;
+    unsigned backlog; /* --backlog: each listener's accept queue */
     uint64_t served;
     struct conn_state *conns;
 };
@@ -234,6 +236,7 @@ static void usage(FILE *f)
             "\n"
             "Serves echo (7), discard (9), daytime (13) and chargen (19) on the stack.\n"
             "  --no-echo, --no-discard, --no-daytime, --no-chargen   switch a service off\n"
+            "  --backlog N        each listener's accept queue, 1 to 1000000 (default 1024)\n"
             "  -h, --help         this help\n"
             "\n%s",
             host_opts_help);
@@ -246,19 +249,34 @@ int main(int argc, char **argv)
     struct tapd d = {0};
     for (int s = 0; s < NSERVICES; s++)
         d.enabled[s] = true;
-    enum { OPT_NO = 1 };
-    /* The shared options, a --no-SERVICE each, --help, and the {NULL}. */
-    struct option longopts[HOST_N_LONG_OPTS + NSERVICES + 2];
+    d.backlog = 1024;
+    enum { OPT_NO = 1, OPT_BACKLOG = OPT_NO + NSERVICES };
+    /* The shared options, a --no-SERVICE each, --backlog, --help, and the {NULL}. */
+    struct option longopts[HOST_N_LONG_OPTS + NSERVICES + 3];
     int nl = 0;
     for (const struct option *o = host_long_opts; o->name; o++)
         longopts[nl++] = *o;
     static const char *const off[NSERVICES] = {"no-echo", "no-discard", "no-daytime", "no-chargen"};
     for (int s = 0; s < NSERVICES; s++)
         longopts[nl++] = (struct option){off[s], no_argument, NULL, OPT_NO + s};
+    longopts[nl++] = (struct option){"backlog", required_argument, NULL, OPT_BACKLOG};
     longopts[nl++] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[nl] = (struct option){NULL, 0, NULL, 0};
     int ch;
     while ((ch = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
+        if (ch == OPT_BACKLOG) {
+            char *end;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || *end || end == optarg || optarg[0] < '0' || optarg[0] > '9' || v < 1 ||
+                v > 1000000) {
+                fprintf(stderr, "tapd: bad --backlog '%s': expected a number from 1 to 1000000\n",
+                        optarg);
+                return 1;
+            }
+            d.backlog = (unsigned)v;
+            continue;
+        }
         if (ch == 'h') {
             usage(stdout);
             return 0;
@@ -294,7 +312,7 @@ int main(int argc, char **argv)
         if (!d.enabled[s])
             continue;
         int e;
-        d.listeners[s] = sk_listen(h.stack, services[s].port, 1024, &e);
+        d.listeners[s] = sk_listen(h.stack, services[s].port, d.backlog, &e);
         if (!d.listeners[s]) {
             fprintf(stderr, "tapd: cannot listen on port %u: %s\n", services[s].port,
                     sk_strerror(e));

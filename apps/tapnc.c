@@ -28,6 +28,7 @@ struct nc {
     bool listen, keep, half_close, verbose;
     bool connect;      /* HOST PORT given: connect to it (else ping only, or -l) */
     long wait_s;       /* -w, 0 for none */
+    unsigned backlog;  /* --backlog, 0 for the stack's 128 */
     uint16_t port;     /* -l: local; else remote */
     uint16_t src_port; /* -p with HOST PORT */
     uint32_t raddr;
@@ -59,6 +60,7 @@ static void usage(FILE *f)
             "  -p PORT     the local port (with -l: the port to listen on)\n"
             "  -N          shut down the sending side (FIN) at EOF on stdin\n"
             "  -w SECS     give up on connecting, or close an idle connection, after SECS\n"
+            "  --backlog N with -l: the accept queue, 1 to 1000000 (default 128)\n"
             "  -v          verbose: say what happens, as nc -v does\n"
             "  -h, --help  this help\n"
             "\n%s",
@@ -387,11 +389,13 @@ int main(int argc, char **argv)
     struct host_opts ho;
     host_opts_init(&ho);
     struct nc nc = {0};
-    /* The shared options, --help, and the {NULL} at the end. */
-    struct option longopts[HOST_N_LONG_OPTS + 2];
+    /* The shared options, --backlog, --help, and the {NULL} at the end. */
+    struct option longopts[HOST_N_LONG_OPTS + 3];
     int nl = 0;
     for (const struct option *o = host_long_opts; o->name; o++)
         longopts[nl++] = *o;
+    enum { OPT_BACKLOG = 1 };
+    longopts[nl++] = (struct option){"backlog", required_argument, NULL, OPT_BACKLOG};
     longopts[nl++] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[nl] = (struct option){NULL, 0, NULL, 0};
 
@@ -418,6 +422,19 @@ int main(int argc, char **argv)
             nc.verbose = true;
             ho.verbose++;
             break;
+        case OPT_BACKLOG: {
+            char *end;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || *end || end == optarg || optarg[0] < '0' || optarg[0] > '9' || v < 1 ||
+                v > 1000000) {
+                fprintf(stderr, "tapnc: bad --backlog '%s': expected a number from 1 to 1000000\n",
+                        optarg);
+                return 1;
+            }
+            nc.backlog = (unsigned)v;
+            break;
+        }
         case 'w': {
             char *end;
             nc.wait_s = strtol(optarg, &end, 10);
@@ -500,7 +517,7 @@ int main(int argc, char **argv)
     char a[16];
     int e = 0;
     if (nc.listen) {
-        nc.listener = sk_listen(h.stack, nc.port, 0, &e);
+        nc.listener = sk_listen(h.stack, nc.port, nc.backlog, &e);
         if (!nc.listener) {
             fprintf(stderr, "tapnc: cannot listen on port %u: %s\n", nc.port, sk_strerror(e));
             host_down(&h);

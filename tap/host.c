@@ -37,6 +37,9 @@ enum {
     OPT_NODELAY,
     OPT_KEEPALIVE,
     OPT_CC,
+    OPT_MAX_CONNS,
+    OPT_MAX_OOO,
+    OPT_MEM_MAX,
 };
 
 /* For gdb (docs/gdb/synack.py): the stack of this process.  The core has
@@ -59,6 +62,9 @@ const struct option host_long_opts[] = {
     {"nodelay", no_argument, NULL, OPT_NODELAY},
     {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
     {"cc", required_argument, NULL, OPT_CC},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"max-ooo", required_argument, NULL, OPT_MAX_OOO},
+    {"mem-max", required_argument, NULL, OPT_MEM_MAX},
     {NULL, 0, NULL, 0},
 };
 /* The apps size their tables from the count in host.h. */
@@ -84,6 +90,12 @@ const char host_opts_help[] =
     "  --keepalive I,N,C  keep-alive: a probe after I seconds idle, then every N\n"
     "                     seconds; give up after C unanswered probes (e.g. 10,2,3)\n"
     "  --cc ALGO          congestion control: cubic (default) or newreno\n"
+    "Limits (docs/architecture.md, \"Limits\"):\n"
+    "  --max-conns N      connections at most, 1 to 4194304 (default 262144)\n"
+    "  --max-ooo N        out-of-order ranges held per connection, 1 to 16384\n"
+    "                     (default 256)\n"
+    "  --mem-max BYTES    send and receive buffers of all connections together, 1M\n"
+    "                     to 1T; K, M, G, T are 2^10.. 2^40 (default 256M)\n"
     "Seeing it work:\n"
     "  --trace            print every frame in and out as tcpdump -nn does (stderr)\n"
     "  --states           print every TCP state change and its cause, and every\n"
@@ -177,6 +189,44 @@ static int parse_size(const char *s, uint32_t *out)
     if (v < 1024)
         return -1;
     *out = (uint32_t)v;
+    return 0;
+}
+
+/* A count from lo to hi, digits only. */
+static int parse_count(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* --mem-max: digits and an optional K, M, G or T (binary), 1 MiB to 1 TiB. */
+static int parse_mem(const char *s, uint64_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    static const char units[] = "KMGT";
+    const char *u = *end ? strchr(units, *end & ~0x20) : NULL;
+    unsigned shift = u ? 10u * (unsigned)(u - units + 1) : 0;
+    if (u)
+        end++;
+    if (*end || v > (1ull << 40) >> shift)
+        return -1;
+    v <<= shift;
+    if (v < (1ull << 20))
+        return -1;
+    *out = v;
     return 0;
 }
 
@@ -291,6 +341,28 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
         o->cc = cc;
         return 1;
     }
+    case OPT_MAX_CONNS:
+        if (parse_count(arg, 1, 4194304, &o->max_conns) < 0) {
+            fprintf(stderr, "%s: bad --max-conns '%s': expected a number from 1 to 4194304\n",
+                    prog, arg);
+            return -1;
+        }
+        return 1;
+    case OPT_MAX_OOO:
+        if (parse_count(arg, 1, 16384, &o->max_ooo) < 0) {
+            fprintf(stderr, "%s: bad --max-ooo '%s': expected a number from 1 to 16384\n", prog,
+                    arg);
+            return -1;
+        }
+        return 1;
+    case OPT_MEM_MAX:
+        if (parse_mem(arg, &o->mem_max) < 0) {
+            fprintf(stderr,
+                    "%s: bad --mem-max '%s': expected a size from 1M to 1T, like 32M or 2G\n",
+                    prog, arg);
+            return -1;
+        }
+        return 1;
     default:
         return 0;
     }
@@ -558,6 +630,9 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     cfg.addr = o->addr;
     cfg.prefix_len = o->prefix;
     cfg.mtu = o->mtu;
+    cfg.tcp_max_conns = o->max_conns;
+    cfg.tcp_max_ooo = o->max_ooo;
+    cfg.tcp_mem_max = o->mem_max;
     cfg.output = tap_output;
     cfg.output_ctx = h;
     cfg.random = random_bytes;

@@ -34,13 +34,17 @@ struct host_opts {
     bool nodelay;            /* --nodelay: Nagle off */
     uint32_t keepalive[3];   /* --keepalive IDLE,INTERVAL,COUNT (s, s, probes); [0] 0: off */
     int cc;                  /* --cc: enum sk_cc, SK_CC_DEFAULT for the stack's */
+    /* Limits of the stack (sk_config), 0 for its defaults: */
+    uint32_t max_conns;      /* --max-conns */
+    uint32_t max_ooo;        /* --max-ooo */
+    uint64_t mem_max;        /* --mem-max, bytes */
 };
 
 /* The long options every app takes; their ids start at HOST_OPT_BASE.
  * HOST_N_LONG_OPTS of them, then the {NULL} that ends the table: an app
  * makes room for them and its own (host.c checks the count). */
 #define HOST_OPT_BASE    1000
-#define HOST_N_LONG_OPTS 15
+#define HOST_N_LONG_OPTS 18
 extern const struct option host_long_opts[];
 extern const char host_opts_help[];
 void host_opts_init(struct host_opts *o);
