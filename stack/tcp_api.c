@@ -142,6 +142,14 @@ static uint32_t send_room(struct sk_tcb *c)
         const struct ring *r = &c->sndq;
         uint32_t one = RING_CHUNK - ((r->head + r->len) & (RING_CHUNK - 1));
         room = min_u32(room, r->nheld ? ring_tail_room(r) : one);
+        /* Nor more than the peer's window takes now: memory holding what
+         * cannot be sent only keeps it from others (a peer that does not
+         * read would otherwise pin a chunk for ever).  Once established;
+         * a window that opens wakes the sender (tcp_snd_window). */
+        if (c->state >= SK_ESTABLISHED) {
+            uint32_t wnd = c->snd_wnd > r->len ? c->snd_wnd - r->len : 0;
+            room = min_u32(room, wnd);
+        }
     }
     /* No more than the chunks left in the budget can hold: what this
      * says is what sk_send will take. */

@@ -877,6 +877,12 @@ void tcp_snd_window(struct sk_tcb *c, const struct tcp_seg *g)
         exit_persist(c);
     if (opened)
         tcb_want_output(c);
+    /* A sender held back under memory pressure by the peer's window
+     * (tcp_api.c send_room) may go on. */
+    if (opened && list_linked(&c->mem_link)) {
+        list_del(&c->mem_link);
+        tcb_event(c, SK_EV_WRITABLE);
+    }
 }
 
 void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)

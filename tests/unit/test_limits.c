@@ -382,6 +382,34 @@ START_TEST(send_under_pressure_one_chunk)
 }
 END_TEST
 
+START_TEST(under_pressure_nothing_beyond_the_peer_window)
+{
+    /* A peer that does not read (its window closed) is given no memory
+     * under pressure: what it cannot take would only pin a chunk.  When
+     * its window opens, the sender hears SK_EV_WRITABLE. */
+    struct tcp_fx f;
+    open_one(&f, budget_1m);
+    struct tcp_fx a = f;
+    accept_on(&f, FX_PPORT + 1);
+    struct tcp_fx b = f;
+    ck_assert_int_eq(sk_send(a.c, stream, 58 * RING_CHUNK), 58 * RING_CHUNK);
+    b.pwnd = 0;
+    fx_ack(&b, b.pack); /* B's peer closes its window */
+    h_clear(f.h);
+    ck_assert_uint_eq(sk_send_space(b.c), 0);
+    ck_assert_int_eq(sk_send(b.c, stream, 100), -SK_EAGAIN);
+    ck_assert_uint_eq(ring_chunks(&b.c->sndq), 0);
+    h_events_of(f.h, b.c);
+    b.pwnd = 1000;
+    fx_ack(&b, b.pack); /* and opens it */
+    ck_assert_uint_ne(h_events_of(f.h, b.c) & SK_EV_WRITABLE, 0);
+    ck_assert_int_eq(sk_send(b.c, stream, 5000), 1000);
+    sk_abort(a.c);
+    sk_abort(b.c);
+    fx_free(&f);
+}
+END_TEST
+
 /* The right edge of the window in an ACK of ours (scale 7 as offered by
  * accept_on: our own scale for a 4 MiB buffer is 7 too). */
 static uint32_t right_edge(const struct tcp_seg *g, uint8_t wscale)
@@ -510,6 +538,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 60);
     tcase_add_test(t, send_refused_at_budget_and_woken);
     tcase_add_test(t, send_under_pressure_one_chunk);
+    tcase_add_test(t, under_pressure_nothing_beyond_the_peer_window);
     tcase_add_test(t, window_held_under_pressure_never_shrinks);
     tcase_add_test(t, received_data_dropped_at_budget);
     suite_add_tcase(s, t);
