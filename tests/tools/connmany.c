@@ -2,7 +2,7 @@
  * scale test and benchmark (tests/integration/many_conns.sh,
  * tests/bench/scale.sh).
  *
- *   connmany [-b SRC] [-n N] [-p INFLIGHT] [-r K] [-z SIZE] [-w] [-T SECS] HOST PORT
+ *   connmany [-b SRC] [-n N] [-p INFLIGHT] [-r K] [-z SIZE] [-w] [-x] [-T SECS] HOST PORT
  *
  * Opens N connections to HOST:PORT from address SRC (non-blocking
  * connects watched with epoll, at most INFLIGHT under way at once so a
@@ -49,7 +49,7 @@ struct opts {
     struct sockaddr_in dst, src;
     bool have_src;
     long n, inflight, rr, size, timeout_s;
-    bool wait;
+    bool wait, noread;
 };
 
 static double now_s(void)
@@ -61,7 +61,7 @@ static double now_s(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: connmany [-b SRC] [-n N] [-p INFLIGHT] [-r K] [-z SIZE] [-w] "
+    fprintf(stderr, "usage: connmany [-b SRC] [-n N] [-p INFLIGHT] [-r K] [-z SIZE] [-w] [-x] "
                     "[-T SECS] HOST PORT\n");
     exit(2);
 }
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
 {
     struct opts o = {.n = 0, .inflight = 1000, .rr = 0, .size = 64, .timeout_s = 60};
     int ch;
-    while ((ch = getopt(argc, argv, "b:n:p:r:z:wT:")) != -1) {
+    while ((ch = getopt(argc, argv, "b:n:p:r:z:wxT:")) != -1) {
         switch (ch) {
         case 'b':
             o.src.sin_family = AF_INET;
@@ -192,6 +192,9 @@ int main(int argc, char **argv)
             break;
         case 'w':
             o.wait = true;
+            break;
+        case 'x':
+            o.noread = true;
             break;
         case 'T':
             o.timeout_s = num(optarg, 1, 3600, "-T");
@@ -278,9 +281,10 @@ int main(int argc, char **argv)
                 st[fd] = C_NONE;
                 continue;
             }
-            /* Open: watched for input (the peer closing) from now on. */
+            /* Open: watched for input (the peer closing) from now on;
+             * with -x for nothing (data arriving is left unread). */
             st[fd] = C_OPEN;
-            struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
+            struct epoll_event ev = {.events = o.noread ? 0 : EPOLLIN | EPOLLRDHUP, .data.fd = fd};
             epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
             open++;
         }
@@ -332,6 +336,15 @@ int main(int argc, char **argv)
         total += st[fd] == C_OPEN;
     size_t next = 0;
     static char drain[4096];
+    if (o.noread) {
+        /* Unread data: close resets (the peer's buffers are freed now). */
+        for (size_t fd = 0; fd < fdmax; fd++)
+            if (st[fd] == C_OPEN) {
+                close((int)fd);
+                st[fd] = C_DONE;
+                closed++;
+            }
+    }
     while (closed < total && now_s() < deadline) {
         for (; next < fdmax && closing - closed < o.inflight; next++)
             if (st[next] == C_OPEN) {
