@@ -84,8 +84,23 @@ static int fill_defaults(struct sk_config *c)
     /* Linux's tcp_invalid_ratelimit. */
     if (!c->tcp_oow_ack_ms)
         c->tcp_oow_ack_ms = 500;
+    /* The table grows as connections come (tcp_table.c), so the default
+     * only bounds memory: 262,144 idle connections hold about 0.5 GiB. */
     if (!c->tcp_max_conns)
-        c->tcp_max_conns = 4096;
+        c->tcp_max_conns = 262144;
+    if (c->tcp_max_conns > SK_MAX_CONNS_CEILING)
+        return -1;
+    if (!c->tcp_max_ooo)
+        c->tcp_max_ooo = 256;
+    if (c->tcp_max_ooo > 16384) /* the ranges' count and index are 16-bit (tcp.h) */
+        return -1;
+    /* 256 MiB of buffers: 64 connections with full 4 MiB windows, or
+     * 16,384 with a 16 KiB chunk queued each.  A fixed figure: the core
+     * does not ask the system how much memory it has; an app may. */
+    if (!c->tcp_mem_max)
+        c->tcp_mem_max = 256ull << 20;
+    if (c->tcp_mem_max < (1ull << 20) || c->tcp_mem_max > (1ull << 40))
+        return -1;
     if (!c->tcp_rto_min_ms)
         c->tcp_rto_min_ms = 200;
     if (!c->tcp_rto_max_ms)

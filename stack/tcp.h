@@ -55,6 +55,11 @@ struct ipv4_hdr;
 #define TCP_PAWS_IDLE_US (24ULL * 24 * 3600 * 1000000)
 #define TCP_QUICKACKS    16 /* segments ACKed at once after the start (as Linux) */
 #define TCP_SB_MAX       65536 /* scoreboard records: segments in flight at most */
+/* The connection hash and the timer heap start this small and double. */
+#define TCP_HASH_MIN 256
+#define TCP_HASH_MAX (1u << 24)
+#define TCP_HEAP_MIN 64
+#define SK_MAX_CONNS_CEILING (1u << 22) /* the most sk_config.tcp_max_conns may say */
 
 /* Options of a segment, parsed (RFC 9293 3.2; 7323; 2018). */
 struct tcp_sack_block {
@@ -284,6 +289,7 @@ struct sk_tcb {
     struct link all_link;   /* every TCB */
     struct link tw_link;    /* on the stack's TIME_WAIT list, oldest first */
     struct link ho_link;    /* on the stack's half-open list, oldest first */
+    struct link mem_link;   /* on the stack's list of senders waiting for memory */
 
     /* Listeners and their children.  A listener keeps the options its
      * children start with. */
@@ -325,6 +331,8 @@ struct tcp_table {
     uint32_t challenge_tokens;
     uint64_t challenge_refill;
     struct ring_pool pool; /* chunks for every ring */
+    struct link mem_wait;  /* sk_send refused for memory: woken in tcp_flush */
+    bool mem_pressed;      /* buffer memory was past the pressure mark at the last look */
     /* What state changes are reported as caused by: a text ("app: close"),
      * or the segment being processed, kept as numbers and only put into
      * words when a change is reported (not per segment). */
@@ -373,6 +381,12 @@ void tcb_orphan_timeout(struct sk_tcb *c);
 void tcb_want_output(struct sk_tcb *c);
 /* Takes the connection options (buffer sizes, Nagle, keep-alive, CC). */
 void tcb_apply_opts(struct sk_tcb *c, const struct sk_tcp_opts *o);
+/* Buffer memory is past 7/8 of its budget (counts each time it gets there). */
+bool tcp_mem_pressure(struct sk_stack *s);
+/* c was refused memory: SK_EV_WRITABLE when there is some again. */
+void tcp_mem_wait(struct sk_tcb *c);
+/* Memory c holds: TCB, ring chunks and slot tables, scoreboard, ranges. */
+size_t tcb_mem_bytes(const struct sk_tcb *c);
 
 /* ---- tcp_cookie.c: SYN cookies (RFC 4987 3.6) ---- */
 /* What a cookie keeps of the SYN's options. */
@@ -401,6 +415,8 @@ static inline bool tcp_timer_on(const struct sk_tcb *c, enum tcp_timer k)
 }
 void tcp_timers_clear_all(struct sk_tcb *c);
 void tcp_timer_heap_remove(struct sk_tcb *c);
+/* Room in the heap for n TCBs; -1 without memory. */
+int tcp_timer_heap_reserve(struct tcp_table *t, uint32_t n);
 
 /* ---- tcp_opt.c ---- */
 enum tcp_parse_err tcp_parse(const uint8_t *p, size_t len, uint32_t saddr, uint32_t daddr,

@@ -131,6 +131,33 @@ static bool can_send(const struct sk_tcb *c)
     }
 }
 
+/* What the send ring may take now.  Under memory pressure (tcp_table.c
+ * tcp_mem_pressure) a connection keeps going on one chunk: an empty ring
+ * may take one, a ring that holds some only fills the chunk it has.  At
+ * the budget itself no chunk is taken at all (ring.c). */
+static uint32_t send_room(struct sk_tcb *c)
+{
+    uint32_t room = ring_space(&c->sndq);
+    if (room && tcp_mem_pressure(c->stack)) {
+        const struct ring *r = &c->sndq;
+        uint32_t one = RING_CHUNK - ((r->head + r->len) & (RING_CHUNK - 1));
+        room = min_u32(room, r->nheld ? ring_tail_room(r) : one);
+        /* Nor more than the peer's window takes now: memory holding what
+         * cannot be sent only keeps it from others (a peer that does not
+         * read would otherwise pin a chunk for ever).  Once established;
+         * a window that opens wakes the sender (tcp_snd_window). */
+        if (c->state >= SK_ESTABLISHED) {
+            uint32_t wnd = c->snd_wnd > r->len ? c->snd_wnd - r->len : 0;
+            room = min_u32(room, wnd);
+        }
+    }
+    /* No more than the chunks left in the budget can hold: what this
+     * says is what sk_send will take. */
+    uint64_t pool = ring_pool_room(&c->stack->tcp.pool);
+    uint64_t can = ring_tail_room(&c->sndq) + min_u64(pool, 1u << 18) * RING_CHUNK;
+    return (uint32_t)min_u64(room, can);
+}
+
 long sk_send(sk_conn *c, const void *buf, size_t len)
 {
     if (c->error)
@@ -141,16 +168,38 @@ long sk_send(sk_conn *c, const void *buf, size_t len)
         return -SK_EPIPE;
     if (len > UINT32_MAX)
         len = UINT32_MAX;
-    uint32_t n = ring_write(&c->sndq, buf, (uint32_t)len);
+    uint32_t want = (uint32_t)len;
+    uint32_t room = send_room(c);
+    if (want > room && room < ring_space(&c->sndq)) {
+        /* Memory, not this connection's buffer, is what is short: count
+         * it, and wake the sender when there is memory again. */
+        c->stack->ctr.tcp_mem_send_refused++;
+        tcp_mem_wait(c);
+    }
+    uint32_t n = ring_write(&c->sndq, buf, min_u32(want, room));
+    if (n == 0 && len && ring_space(&c->sndq) && !list_linked(&c->mem_link))
+        tcp_mem_wait(c); /* malloc itself failed: try again when memory is given back */
     if (n == 0)
         return len ? -SK_EAGAIN : 0;
     tcb_want_output(c);
     return n;
 }
 
-size_t sk_send_space(const sk_conn *c)
+size_t sk_send_space(const sk_conn *cc)
 {
-    return can_send(c) ? ring_space(&c->sndq) : 0;
+    /* The same room sk_send would take (an app that reads only what it
+     * can send, as an echo server, must not be told more).  A zero for
+     * want of memory puts the connection on the wait list, as a refused
+     * sk_send does, so its SK_EV_WRITABLE comes: asking is wanting. */
+    struct sk_tcb *c = (struct sk_tcb *)cc;
+    if (!can_send(c))
+        return 0;
+    uint32_t room = send_room(c);
+    if (room == 0 && ring_space(&c->sndq)) {
+        c->stack->ctr.tcp_mem_send_refused++;
+        tcp_mem_wait(c);
+    }
+    return room;
 }
 
 long sk_recv(sk_conn *c, void *buf, size_t len)

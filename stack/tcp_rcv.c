@@ -49,6 +49,17 @@ uint32_t tcp_rcv_window(struct sk_tcb *c)
     uint32_t step = min_u32(cap / 2, c->mss);
     if (win < cur + step)
         win = cur;
+    /* Buffer memory under pressure (past 7/8 of sk_config.tcp_mem_max):
+     * the right edge stays where it is, so the window only shrinks as
+     * data comes, and the peer is refused new data gracefully rather than
+     * have it dropped at the budget.  A connection holding no chunk may
+     * still open up to one, so none stalls for good. */
+    if (win > cur && tcp_mem_pressure(c->stack)) {
+        uint32_t one = 0;
+        if (!c->rcvq.nheld)
+            one = min_u32(win, RING_CHUNK - (c->rcvq.head & (RING_CHUNK - 1))) & ~(unit - 1);
+        win = max_u32(cur, one);
+    }
     return win;
 }
 
@@ -150,14 +161,17 @@ static bool ooo_add(struct sk_tcb *c, uint32_t start, uint32_t end)
         return true;
     }
     if (c->n_ooo == c->ooo_cap) {
-        uint16_t cap = c->ooo_cap ? (uint16_t)(2 * c->ooo_cap) : 8;
-        struct tcp_ooo *a = c->ooo_cap < TCP_OOO_MAX ? realloc(c->ooo, cap * sizeof(*a)) : NULL;
+        /* Doubling up to the stack's limit (sk_config.tcp_max_ooo). */
+        uint32_t cap = c->ooo_cap ? 2u * c->ooo_cap : 8;
+        if (cap > s->cfg.tcp_max_ooo)
+            cap = s->cfg.tcp_max_ooo;
+        struct tcp_ooo *a = cap > c->ooo_cap ? realloc(c->ooo, cap * sizeof(*a)) : NULL;
         if (!a) {
             s->ctr.drop_tcp_ooo_full++;
             return false;
         }
         c->ooo = a;
-        c->ooo_cap = cap;
+        c->ooo_cap = (uint16_t)cap;
     }
     int at = 0;
     while (at < c->n_ooo && seq_lt(c->ooo[at].start, start))
@@ -185,6 +199,10 @@ static bool ooo_merge(struct sk_tcb *c)
         }
         ooo_remove(c, 0);
     }
+    /* The gaps are filled: the array goes (an idle connection holds none;
+     * a new one is taken at the next loss, not per segment). */
+    if (c->n_ooo == 0)
+        tcp_rcv_free(c);
     return moved;
 }
 

@@ -884,6 +884,12 @@ void tcp_snd_window(struct sk_tcb *c, const struct tcp_seg *g)
         exit_persist(c);
     if (opened)
         tcb_want_output(c);
+    /* A sender held back under memory pressure by the peer's window
+     * (tcp_api.c send_room) may go on. */
+    if (opened && list_linked(&c->mem_link)) {
+        list_del(&c->mem_link);
+        tcb_event(c, SK_EV_WRITABLE);
+    }
 }
 
 void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
@@ -930,6 +936,14 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
                 }
             }
             sb_pop(sb);
+        }
+        if (sb->n == 0 && sb->cap && c->sndq.len == 0) {
+            /* All sent is acknowledged and nothing waits: the records go
+             * with the ring's chunks (an idle connection holds neither).
+             * A transfer that keeps data queued keeps its array. */
+            free(sb->rec);
+            sb->rec = NULL;
+            sb->cap = sb->head = 0;
         }
         if (sb->n && seq_gt(g->ack, sb_at(sb, 0)->start)) {
             /* Part of a segment: the rest stays, shorter. */

@@ -39,12 +39,12 @@ const char *sk_state_name(int state)
 int tcp_init(struct sk_stack *s)
 {
     struct tcp_table *t = &s->tcp;
-    uint32_t n = 256;
-    while (n < s->cfg.tcp_max_conns && n < (1u << 20))
-        n <<= 1;
-    t->buckets = calloc(n, sizeof(*t->buckets));
-    t->bucket_mask = n - 1;
-    t->heap_cap = s->cfg.tcp_max_conns;
+    /* Both start small and double on demand (tcb_new, tcb_hash_insert):
+     * a stack with a few connections holds a few KiB, one with 100,000
+     * about 1 MiB of buckets and 1 MiB of heap. */
+    t->buckets = calloc(TCP_HASH_MIN, sizeof(*t->buckets));
+    t->bucket_mask = TCP_HASH_MIN - 1;
+    t->heap_cap = TCP_HEAP_MIN;
     t->heap = calloc(t->heap_cap, sizeof(*t->heap));
     list_init(&t->all);
     list_init(&t->time_wait);
@@ -53,7 +53,8 @@ int tcp_init(struct sk_stack *s)
     list_init(&t->flush);
     /* 64 free chunks (1 MiB) are kept for reuse: a transfer's steady state
      * takes and gives back chunks without malloc. */
-    ring_pool_init(&t->pool, 64);
+    ring_pool_init(&t->pool, 64, (s->cfg.tcp_mem_max + RING_CHUNK - 1) >> RING_CHUNK_SHIFT);
+    list_init(&t->mem_wait);
     /* One draw of random bytes keys the hash (against hash flooding) and
      * the timestamp offsets; the ISN function of RFC 6528 has its own. */
     uint8_t keys[32];
@@ -143,8 +144,37 @@ static struct sk_tcb **chain_of(struct sk_tcb *c)
                            s->tcp.bucket_mask];
 }
 
+/* Doubles the buckets when there are more connections than buckets (a
+ * load of 1), so a chain stays about one long: lookup is O(1) at any
+ * size.  The rehash walks every chain once, O(n), but only when n
+ * doubled: amortized O(1) per connection.  Without memory for the new
+ * array the old one goes on serving, with longer chains. */
+static void hash_grow(struct tcp_table *t)
+{
+    uint32_t n = t->bucket_mask + 1;
+    if (t->ntcbs <= n || n >= TCP_HASH_MAX)
+        return;
+    struct sk_tcb **nb = calloc(2 * (size_t)n, sizeof(*nb));
+    if (!nb)
+        return;
+    struct sk_stack *s = container_of(t, struct sk_stack, tcp);
+    uint32_t mask = 2 * n - 1;
+    for (uint32_t i = 0; i < n; i++)
+        for (struct sk_tcb *c = t->buckets[i], *next; c; c = next) {
+            next = c->hnext;
+            uint32_t h = tuple_hash(s, c->laddr, c->lport, c->raddr, c->rport) & mask;
+            c->hnext = nb[h];
+            nb[h] = c;
+        }
+    free(t->buckets);
+    t->buckets = nb;
+    t->bucket_mask = mask;
+}
+
 void tcb_hash_insert(struct sk_tcb *c)
 {
+    if (!(c->state == SK_LISTEN && c->rport == 0))
+        hash_grow(&c->stack->tcp);
     struct sk_tcb **head = chain_of(c);
     c->hnext = *head;
     *head = c;
@@ -158,6 +188,52 @@ static void hash_remove(struct sk_tcb *c)
             c->hnext = NULL;
             return;
         }
+}
+
+/* ---- buffer memory (sk_config.tcp_mem_max) ---- */
+
+bool tcp_mem_pressure(struct sk_stack *s)
+{
+    /* Past 7/8 of the budget, as Linux's tcp_mem pressure mark sits below
+     * its hard limit: windows stop opening and sk_send is held to one
+     * chunk per connection before anything has to be dropped. */
+    const struct ring_pool *p = &s->tcp.pool;
+    bool on = p->chunks >= p->limit - p->limit / 8;
+    if (on && !s->tcp.mem_pressed)
+        s->ctr.tcp_mem_pressure++;
+    s->tcp.mem_pressed = on;
+    return on;
+}
+
+void tcp_mem_wait(struct sk_tcb *c)
+{
+    if (!list_linked(&c->mem_link))
+        list_add_tail(&c->stack->tcp.mem_wait, &c->mem_link);
+}
+
+/* Called at every flush: while memory is under the pressure mark again,
+ * senders refused for memory hear SK_EV_WRITABLE, oldest first, about as
+ * many as there are chunks to take below the mark (each takes one at
+ * least), so a flush does bounded work and nobody waits forever. */
+static void mem_wake(struct sk_stack *s)
+{
+    struct tcp_table *t = &s->tcp;
+    if (list_empty(&t->mem_wait))
+        return;
+    uint64_t mark = t->pool.limit - t->pool.limit / 8;
+    uint64_t room = t->pool.chunks < mark ? mark - t->pool.chunks : 0;
+    while (room-- && !list_empty(&t->mem_wait)) {
+        struct sk_tcb *c = container_of(t->mem_wait.next, struct sk_tcb, mem_link);
+        list_del(&c->mem_link);
+        s->ctr.tcp_mem_send_woken++;
+        tcb_event(c, SK_EV_WRITABLE);
+    }
+}
+
+size_t tcb_mem_bytes(const struct sk_tcb *c)
+{
+    return sizeof(*c) + ring_mem_bytes(&c->sndq) + ring_mem_bytes(&c->rcvq) +
+           (size_t)c->sb.cap * sizeof(*c->sb.rec) + (size_t)c->ooo_cap * sizeof(*c->ooo);
 }
 
 /* ---- TCB life ---- */
@@ -180,6 +256,10 @@ struct sk_tcb *tcb_new(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint3
                        uint16_t rport)
 {
     if (s->tcp.ntcbs >= s->cfg.tcp_max_conns && !recycle_time_wait(s))
+        return NULL;
+    /* Every TCB may sit in the timer heap: make room for one more first,
+     * so arming a timer never needs memory (tcp_timer.c). */
+    if (tcp_timer_heap_reserve(&s->tcp, s->tcp.ntcbs + 1) < 0)
         return NULL;
     struct sk_tcb *c = calloc(1, sizeof(*c));
     if (!c)
@@ -206,6 +286,7 @@ struct sk_tcb *tcb_new(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint3
     list_init(&c->q_link);
     list_init(&c->tw_link);
     list_init(&c->ho_link);
+    list_init(&c->mem_link);
     list_init(&c->synq);
     list_init(&c->acceptq);
     list_add_tail(&s->tcp.all, &c->all_link);
@@ -272,6 +353,7 @@ void tcb_free(struct sk_tcb *c)
     list_del(&c->all_link);
     list_del(&c->tw_link);
     list_del(&c->ho_link);
+    list_del(&c->mem_link);
     if (list_linked(&c->q_link)) {
         list_del(&c->q_link);
         if (c->in_acceptq)
@@ -371,6 +453,7 @@ void tcb_close(struct sk_tcb *c, int error)
     list_del(&c->flush_link);
     list_del(&c->tw_link);
     list_del(&c->ho_link);
+    list_del(&c->mem_link);
     hash_remove(c);
     tcp_set_state(c, SK_CLOSED);
     if (c->app_owned) {
@@ -395,6 +478,7 @@ void tcb_orphan_timeout(struct sk_tcb *c)
 
 void tcp_flush(struct sk_stack *s)
 {
+    mem_wake(s);
     /* Take the list as it is: a connection that asks for output again while
      * sending (it cannot, today) waits for the next flush instead of
      * looping here. */

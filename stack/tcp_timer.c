@@ -2,6 +2,8 @@
  * tcp_timer), and a binary min-heap of connections on their earliest
  * deadline, so the stack finds the next due timer in O(1) and runs each
  * in O(log n).  Time is the stack's `now`: nothing here reads a clock. */
+#include <stdlib.h>
+
 #include "core.h"
 #include "tcp.h"
 
@@ -49,6 +51,24 @@ void tcp_timer_heap_remove(struct sk_tcb *c)
     }
 }
 
+int tcp_timer_heap_reserve(struct tcp_table *t, uint32_t n)
+{
+    if (n <= t->heap_cap)
+        return 0;
+    /* Doubling: a connection costs amortized O(1) copies, and the array
+     * is never more than twice the TCBs (it does not shrink: a stack that
+     * once held n connections may well hold them again). */
+    uint32_t cap = t->heap_cap ? t->heap_cap : TCP_HEAP_MIN;
+    while (cap < n)
+        cap *= 2;
+    struct sk_tcb **a = realloc(t->heap, (size_t)cap * sizeof(*a));
+    if (!a)
+        return -1;
+    t->heap = a;
+    t->heap_cap = cap;
+    return 0;
+}
+
 /* Puts the connection where its earliest deadline belongs. */
 static void timers_update(struct sk_tcb *c)
 {
@@ -65,7 +85,7 @@ static void timers_update(struct sk_tcb *c)
         return;
     c->t.deadline = d;
     if (c->t.heap_idx == HEAP_NONE) {
-        /* heap_cap == tcp_max_conns bounds the TCBs, so there is room. */
+        /* tcb_new reserved a place for every TCB, so there is room. */
         c->t.heap_idx = t->heap_len;
         t->heap[t->heap_len++] = c;
     }

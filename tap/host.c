@@ -41,6 +41,8 @@ enum {
     OPT_ARP_PENDING,
     OPT_MAX_CONNS,
     OPT_BACKLOG,
+    OPT_MAX_OOO,
+    OPT_MEM_MAX,
 };
 
 /* For gdb (docs/gdb/synack.py): the stack of this process.  The core has
@@ -66,6 +68,8 @@ const struct option host_long_opts[] = {
     {"arp-pending", required_argument, NULL, OPT_ARP_PENDING},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"backlog", required_argument, NULL, OPT_BACKLOG},
+    {"max-ooo", required_argument, NULL, OPT_MAX_OOO},
+    {"mem-max", required_argument, NULL, OPT_MEM_MAX},
     {NULL, 0, NULL, 0},
 };
 /* The apps size their tables from the count in host.h. */
@@ -93,11 +97,15 @@ const char host_opts_help[] =
     "  --cc ALGO          congestion control: cubic (default) or newreno\n"
     "Limits (a limit reached is told once on stderr):\n"
     "  --max-conns N      connections the stack holds, listeners included, 1 to\n"
-    "                     1000000 (default 4096)\n"
+    "                     4194304 (default 262144); the table grows as they come\n"
     "  --backlog N        connections a listener holds until accepted, 1 to 65535\n"
     "                     (default: tapnc 128, tapd 1024)\n"
     "  --arp-pending N    packets held per address while ARP resolves it, 1 to 4096\n"
     "                     (default 64; 4 times N for all addresses)\n"
+    "  --max-ooo N        out-of-order ranges held per connection, 1 to 16384\n"
+    "                     (default 256)\n"
+    "  --mem-max BYTES    send and receive buffers of all connections together, 1M\n"
+    "                     to 1T; K, M, G, T are 2^10.. 2^40 (default 256M)\n"
     "Seeing it work:\n"
     "  --trace            print every frame in and out as tcpdump -nn does (stderr)\n"
     "  --states           print every TCP state change and its cause, and every\n"
@@ -209,6 +217,30 @@ static int parse_size(const char *s, uint32_t *out)
     return 0;
 }
 
+/* --mem-max: digits and an optional K, M, G or T (binary), 1 MiB to 1 TiB. */
+static int parse_mem(const char *s, uint64_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    static const char units[] = "KMGT";
+    const char *u = *end ? strchr(units, *end & ~0x20) : NULL;
+    unsigned shift = u ? 10u * (unsigned)(u - units + 1) : 0;
+    if (u)
+        end++;
+    if (*end || v > (1ull << 40) >> shift)
+        return -1;
+    v <<= shift;
+    if (v < (1ull << 20))
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* IDLE,INTERVAL,COUNT: positive integers within Linux's own limits for
  * TCP_KEEPIDLE, TCP_KEEPINTVL (32767 s) and TCP_KEEPCNT (127). */
 static int parse_keepalive(const char *s, uint32_t out[3])
@@ -317,7 +349,7 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
             unsigned long max;
         } lim[] = {
             [OPT_ARP_PENDING - OPT_ARP_PENDING] = {"--arp-pending", SK_ARP_PENDING_MAX},
-            [OPT_MAX_CONNS - OPT_ARP_PENDING] = {"--max-conns", 1000000},
+            [OPT_MAX_CONNS - OPT_ARP_PENDING] = {"--max-conns", 4194304},
             [OPT_BACKLOG - OPT_ARP_PENDING] = {"--backlog", 65535},
         };
         uint32_t *dst = id == OPT_ARP_PENDING ? &o->arp_pending
@@ -340,6 +372,21 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
         o->cc = cc;
         return 1;
     }
+    case OPT_MAX_OOO:
+        if (parse_count(arg, 1, 16384, &o->max_ooo) < 0) {
+            fprintf(stderr, "%s: bad --max-ooo '%s': expected a number from 1 to 16384\n", prog,
+                    arg);
+            return -1;
+        }
+        return 1;
+    case OPT_MEM_MAX:
+        if (parse_mem(arg, &o->mem_max) < 0) {
+            fprintf(stderr,
+                    "%s: bad --mem-max '%s': expected a size from 1M to 1T, like 32M or 2G\n",
+                    prog, arg);
+            return -1;
+        }
+        return 1;
     default:
         return 0;
     }
@@ -676,11 +723,13 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     cfg.addr = o->addr;
     cfg.prefix_len = o->prefix;
     cfg.mtu = o->mtu;
+    cfg.tcp_max_conns = o->max_conns;
+    cfg.tcp_max_ooo = o->max_ooo;
+    cfg.tcp_mem_max = o->mem_max;
     cfg.output = tap_output;
     cfg.output_ctx = h;
     cfg.random = random_bytes;
     cfg.arp_pending = o->arp_pending;
-    cfg.tcp_max_conns = o->max_conns;
     /* Before the stack, whose gratuitous ARP already crosses the link.
      * Slots hold a frame of the MTU, its Ethernet header and a VLAN tag. */
     if (o->impair) {

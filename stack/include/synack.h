@@ -141,7 +141,7 @@ struct sk_config {
     uint32_t tcp_sndbuf;      /* bytes per connection, default 4 MiB (taken as queued) */
     uint32_t tcp_rcvbuf;      /* bytes per connection, default 4 MiB (taken as queued) */
     uint32_t tcp_msl_ms;      /* TIME_WAIT lasts 2*MSL; default 30000 ms */
-    uint32_t tcp_max_conns;   /* default 4096 */
+    uint32_t tcp_max_conns;   /* TCBs at most (table grows to it); default 262144, max 4194304 */
     uint32_t tcp_rto_min_ms;  /* default 200 */
     uint32_t tcp_rto_max_ms;  /* default 60000 */
     uint32_t tcp_max_retries; /* data/FIN retransmissions before abort; default 10 */
@@ -166,6 +166,10 @@ struct sk_config {
     bool tcp_no_wscale;       /* no window scaling (RFC 7323 2) */
     bool tcp_fixed_isn_key;   /* tests: use tcp_isn_key instead of random bytes */
     uint8_t tcp_isn_key[16];
+    /* Limits (docs/architecture.md, "Limits"); 0 picks the default. */
+    uint32_t tcp_max_ooo;     /* out-of-order ranges held per connection, default 256, max 16384 */
+    uint64_t tcp_mem_max;     /* bytes of send and receive buffers, all connections together
+                                 (as Linux's tcp_mem); default 256 MiB, 1 MiB..1 TiB */
 
     /* Observers, may be NULL: every frame in and out, every TCP state
      * change, every retransmission and congestion event. */
@@ -332,7 +336,10 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(tcp_syncookies_ok, "connections opened by a valid SYN cookie")                               \
     X(tcp_syncookies_failed, "ACKs to a listener with a bad or expired SYN cookie (RST sent)")     \
     X(tcp_oow_ack_limited, "ACKs for out-of-window segments not sent: rate limit")                 \
-    X(tcp_rst_limited, "RSTs for closed ports not sent: rate limit")
+    X(tcp_rst_limited, "RSTs for closed ports not sent: rate limit")                              \
+    X(tcp_mem_pressure, "times buffer memory passed 7/8 of its budget (windows held)")          \
+    X(tcp_mem_send_refused, "sk_send calls refused or cut short: buffer memory budget")         \
+    X(tcp_mem_send_woken, "senders woken when buffer memory was back under the budget")
 
 struct sk_counters {
 #define SK_COUNTER_FIELD(name, desc) uint64_t name;
