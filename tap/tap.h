@@ -9,7 +9,7 @@
 
 struct tap_dev {
     int fd;
-    char name[IFNAMSIZ];
+    char name[IF_NAMESIZE]; /* POSIX name of IFNAMSIZ: defined without _GNU_SOURCE */
     bool created; /* we made it; it goes away when we close it */
     uint16_t mtu;
 };
