@@ -235,6 +235,7 @@ static void usage(FILE *f)
             "Serves echo (7), discard (9), daytime (13) and chargen (19) on the stack.\n"
             "  --no-echo, --no-discard, --no-daytime, --no-chargen   switch a service off\n"
             "  -h, --help         this help\n"
+            "  --version          print the version and exit\n"
             "\n%s",
             host_opts_help);
 }
@@ -247,8 +248,8 @@ int main(int argc, char **argv)
     for (int s = 0; s < NSERVICES; s++)
         d.enabled[s] = true;
     enum { OPT_NO = 1 };
-    /* The shared options, a --no-SERVICE each, --help, and the {NULL}. */
-    struct option longopts[HOST_N_LONG_OPTS + NSERVICES + 2];
+    /* The shared options, a --no-SERVICE each, --help, --version, and the {NULL}. */
+    struct option longopts[HOST_N_LONG_OPTS + NSERVICES + 3];
     int nl = 0;
     for (const struct option *o = host_long_opts; o->name; o++)
         longopts[nl++] = *o;
@@ -256,6 +257,7 @@ int main(int argc, char **argv)
     for (int s = 0; s < NSERVICES; s++)
         longopts[nl++] = (struct option){off[s], no_argument, NULL, OPT_NO + s};
     longopts[nl++] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[nl++] = (struct option){"version", no_argument, NULL, 'V'}; /* long only */
     longopts[nl] = (struct option){NULL, 0, NULL, 0};
     /* getopt's messages start with argv[0]: the name, as ours do, not a path. */
     argv[0] = (char *)"tapd";
@@ -263,6 +265,9 @@ int main(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
         if (ch == 'h') {
             usage(stdout);
+            return 0;
+        } else if (ch == 'V') {
+            printf("tapd (synack) %s\n", SYNACK_VERSION);
             return 0;
         } else if (ch == 'v') {
             d.verbose = true;

@@ -62,6 +62,7 @@ static void usage(FILE *f)
             "  -w SECS     give up on connecting, or close an idle connection, after SECS\n"
             "  -v          verbose: say what happens, as nc -v does\n"
             "  -h, --help  this help\n"
+            "  --version   print the version and exit\n"
             "\n%s",
             host_opts_help);
 }
@@ -390,12 +391,13 @@ int main(int argc, char **argv)
     struct host_opts ho;
     host_opts_init(&ho);
     struct nc nc = {0};
-    /* The shared options, --help, and the {NULL} at the end. */
-    struct option longopts[HOST_N_LONG_OPTS + 2];
+    /* The shared options, --help, --version, and the {NULL} at the end. */
+    struct option longopts[HOST_N_LONG_OPTS + 3];
     int nl = 0;
     for (const struct option *o = host_long_opts; o->name; o++)
         longopts[nl++] = *o;
     longopts[nl++] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[nl++] = (struct option){"version", no_argument, NULL, 'V'}; /* long only */
     longopts[nl] = (struct option){NULL, 0, NULL, 0};
 
     const char *pflag = NULL;
@@ -406,6 +408,9 @@ int main(int argc, char **argv)
         switch (ch) {
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf("tapnc (synack) %s\n", SYNACK_VERSION);
             return 0;
         case 'k':
             nc.keep = true;

@@ -9,7 +9,9 @@
 
 struct tap_dev {
     int fd;
-    char name[IFNAMSIZ];
+    /* IF_NAMESIZE (POSIX) is IFNAMSIZ, and defined without _GNU_SOURCE:
+     * this header is installed as <synack/tap.h>. */
+    char name[IF_NAMESIZE];
     bool created; /* we made it; it goes away when we close it */
     uint16_t mtu;
 };
