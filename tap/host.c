@@ -43,6 +43,8 @@ enum {
     OPT_BACKLOG,
     OPT_MAX_OOO,
     OPT_MEM_MAX,
+    OPT_MAX_HALF_OPEN,
+    OPT_SYNCOOKIES,
 };
 
 /* For gdb (docs/gdb/synack.py): the stack of this process.  The core has
@@ -70,6 +72,8 @@ const struct option host_long_opts[] = {
     {"backlog", required_argument, NULL, OPT_BACKLOG},
     {"max-ooo", required_argument, NULL, OPT_MAX_OOO},
     {"mem-max", required_argument, NULL, OPT_MEM_MAX},
+    {"max-half-open", required_argument, NULL, OPT_MAX_HALF_OPEN},
+    {"syncookies", required_argument, NULL, OPT_SYNCOOKIES},
     {NULL, 0, NULL, 0},
 };
 /* The apps size their tables from the count in host.h. */
@@ -106,6 +110,10 @@ const char host_opts_help[] =
     "                     (default 256)\n"
     "  --mem-max BYTES    send and receive buffers of all connections together, 1M\n"
     "                     to 1T; K, M, G, T are 2^10.. 2^40 (default 256M)\n"
+    "  --max-half-open N  half-open connections per listener, 1 to 1000000\n"
+    "                     (default: its backlog); past them, SYN cookies\n"
+    "  --syncookies WHEN  SYN cookies: full (when the half-open queue is full,\n"
+    "                     the default), never, or always\n"
     "Seeing it work:\n"
     "  --trace            print every frame in and out as tcpdump -nn does (stderr)\n"
     "  --states           print every TCP state change and its cause, and every\n"
@@ -379,6 +387,27 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
             return -1;
         }
         return 1;
+    case OPT_MAX_HALF_OPEN:
+        if (parse_count(arg, 1, 1000000, &o->max_half_open) < 0) {
+            fprintf(stderr, "%s: bad --max-half-open '%s': expected a number from 1 to 1000000\n",
+                    prog, arg);
+            return -1;
+        }
+        return 1;
+    case OPT_SYNCOOKIES: {
+        static const char *const when[] = {
+            [SK_SYNCOOKIES_DEFAULT] = "full",
+            [SK_SYNCOOKIES_OFF] = "never",
+            [SK_SYNCOOKIES_ALWAYS] = "always",
+        };
+        for (int i = 0; i < 3; i++)
+            if (strcmp(arg, when[i]) == 0) {
+                o->syncookies = i;
+                return 1;
+            }
+        fprintf(stderr, "%s: bad --syncookies '%s': expected full, never or always\n", prog, arg);
+        return -1;
+    }
     case OPT_MEM_MAX:
         if (parse_mem(arg, &o->mem_max) < 0) {
             fprintf(stderr,
@@ -726,6 +755,8 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     cfg.tcp_max_conns = o->max_conns;
     cfg.tcp_max_ooo = o->max_ooo;
     cfg.tcp_mem_max = o->mem_max;
+    cfg.tcp_max_half_open = o->max_half_open;
+    cfg.tcp_syncookies = o->syncookies;
     cfg.output = tap_output;
     cfg.output_ctx = h;
     cfg.random = random_bytes;

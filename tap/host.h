@@ -10,7 +10,7 @@
 
 #include "impair.h"
 #include "ladder.h"
-#include "limits.h"
+#include "limit_notes.h"
 #include "synack.h"
 #include "tap.h"
 #include "trace.h"
@@ -41,13 +41,15 @@ struct host_opts {
     uint32_t backlog;     /* --backlog: each listener's accept queue */
     uint32_t max_ooo;        /* --max-ooo */
     uint64_t mem_max;        /* --mem-max, bytes */
+    uint32_t max_half_open;  /* --max-half-open */
+    int syncookies;          /* --syncookies: enum sk_syncookies */
 };
 
 /* The long options every app takes; their ids start at HOST_OPT_BASE.
  * HOST_N_LONG_OPTS of them, then the {NULL} that ends the table: an app
  * makes room for them and its own (host.c checks the count). */
 #define HOST_OPT_BASE    1000
-#define HOST_N_LONG_OPTS 20
+#define HOST_N_LONG_OPTS 22
 extern const struct option host_long_opts[];
 extern const char host_opts_help[];
 void host_opts_init(struct host_opts *o);

@@ -104,8 +104,12 @@ for prog in tapnc tapd; do
     expect_error $prog-backlog-big "bad --backlog" "'65536'" "65535" -- "$bin" -v --backlog 65536 || bad=1
     expect_error $prog-backlog-unit "bad --backlog" "'1k'" -- "$bin" -v --backlog 1k || bad=1
     expect_error $prog-flag-arg "nodelay" "doesn't allow an argument" -- "$bin" -v --nodelay=1 || bad=1
+    expect_error $prog-ooo-0 "bad --max-ooo" "'0'" -- "$bin" -v --max-ooo 0 || bad=1
+    expect_error $prog-mem-small "bad --mem-max" "'512K'" -- "$bin" -v --mem-max 512K || bad=1
+    expect_error $prog-half-open-0 "bad --max-half-open" "'0'" -- "$bin" -v --max-half-open 0 || bad=1
+    expect_error $prog-cookies "bad --syncookies" "'sometimes'" "full, never or always" -- "$bin" -v --syncookies sometimes || bad=1
     only_lo "$prog with a bad number"
-    [ $bad -eq 0 ] && pass "$prog: --mtu ' 1500', +1500, 1500x, 9001; --arp-pending 0, 4097, abc, none; --max-conns 0, -5; --backlog 65536, 1k; --nodelay=1: exit 1 with a message"
+    [ $bad -eq 0 ] && pass "$prog: --mtu ' 1500', +1500, 1500x, 9001; --arp-pending 0, 4097, abc, none; --max-conns 0, -5; --backlog 65536, 1k; --nodelay=1; --max-ooo 0; --mem-max 512K; --max-half-open 0; --syncookies sometimes: exit 1 with a message"
 
     # Files that cannot be written: at start, before any TAP.
     bad=0

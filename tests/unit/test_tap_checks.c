@@ -1,12 +1,12 @@
 /* Unit tests of the checks the apps share in tap/: the address validator
- * (addr.c) and the limits told once (limits.c).  No TAP, no root. */
+ * (addr.c) and the limits told once (limit_notes.c).  No TAP, no root. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
-#include "limits.h"
+#include "limit_notes.h"
 
 #define IP(a, b, c, d)                                                                             \
     ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))

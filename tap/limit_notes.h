@@ -1,7 +1,7 @@
-/* limits.h - tells the user, once per kind, that the stack hit one of its
+/* limit_notes.h - tells the user, once per kind, that the stack hit one of its
  * limits and is dropping something because of it. */
-#ifndef TAP_LIMITS_H
-#define TAP_LIMITS_H
+#ifndef TAP_LIMIT_NOTES_H
+#define TAP_LIMIT_NOTES_H
 
 #include <stdint.h>
 #include <stdio.h>

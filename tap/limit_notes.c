@@ -1,8 +1,8 @@
-/* limits.c - the messages of limits.h.
+/* limit_notes.c - the messages of limit_notes.h.
  *
  * To tell of a new limit, add its counter and message to the table; the
  * message says what is being dropped and which option raises the limit. */
-#include "limits.h"
+#include "limit_notes.h"
 
 #include <stddef.h>
 
@@ -18,9 +18,17 @@ static const struct {
      "packets dropped while waiting for ARP: the queue is full or the neighbour does not answer "
      "(see --arp-pending)"},
     {offsetof(struct sk_counters, drop_tcp_rcv_nomem),
-     "no memory for received data: TCP segments are being dropped"},
+     "no memory for received data: TCP segments are being dropped (see --mem-max)"},
     {offsetof(struct sk_counters, drop_tcp_ooo_full),
-     "out-of-order queue full: TCP segments are being dropped"},
+     "out-of-order queue full: TCP segments are being dropped (see --max-ooo)"},
+    {offsetof(struct sk_counters, tcp_mem_send_refused),
+     "buffer memory budget reached: senders must wait (see --mem-max)"},
+    {offsetof(struct sk_counters, tcp_syncookies_sent),
+     "half-open queue full (a SYN flood?): answering SYNs with SYN cookies (see --max-half-open)"},
+    {offsetof(struct sk_counters, tcp_rst_limited),
+     "more than 1000 RSTs a second for closed ports: the rest are not sent (a scan?)"},
+    {offsetof(struct sk_counters, drop_ip_frag_evicted),
+     "reassembly memory full: fragmented datagrams are being dropped"},
 };
 #define N_LIMITS (sizeof(limit_table) / sizeof(limit_table[0]))
 _Static_assert(N_LIMITS <= 64, "struct limits keeps one bit per limit");
