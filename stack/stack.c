@@ -79,6 +79,9 @@ static int fill_defaults(struct sk_config *c)
         c->tcp_msl_ms = 30000;
     if (c->tcp_syncookies < 0 || c->tcp_syncookies > SK_SYNCOOKIES_ALWAYS)
         return -1;
+    /* The ARP queue's bounds (arp_init fills the defaults). */
+    if (c->arp_pending > SK_ARP_PENDING_MAX || c->arp_pending_total > 65536)
+        return -1;
     if (!c->tcp_rst_per_sec)
         c->tcp_rst_per_sec = 1000;
     /* Linux's tcp_invalid_ratelimit. */

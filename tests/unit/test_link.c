@@ -737,9 +737,8 @@ START_TEST(arp_pending_configured)
 }
 END_TEST
 
-/* A config beyond the documented maximum is refused, not trimmed (as
- * SK_ENOMEM, "over a configured limit": the ARP module checks its own
- * config when the stack is made). */
+/* A config beyond the documented maximum is refused, not trimmed, as a
+ * bad config (SK_EINVAL) like every other out-of-range field. */
 START_TEST(arp_pending_over_max_refused)
 {
     struct harness *h = h_new(NULL);
@@ -747,7 +746,7 @@ START_TEST(arp_pending_over_max_refused)
     c.arp_pending = SK_ARP_PENDING_MAX + 1;
     int e = 0;
     ck_assert_ptr_null(sk_stack_new(&c, h->now, &e));
-    ck_assert_int_ne(e, SK_OK);
+    ck_assert_int_eq(e, SK_EINVAL);
     c.arp_pending = SK_ARP_PENDING_MAX;
     sk_stack *s = sk_stack_new(&c, h->now, &e);
     ck_assert_ptr_nonnull(s);
