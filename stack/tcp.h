@@ -44,7 +44,6 @@ struct ipv4_hdr;
 #define TCP_OPT_MAX        40      /* option space in a header (RFC 9293 3.1) */
 #define TCP_DEFAULT_MSS    536     /* RFC 9293 3.7.1: assumed when the peer sends none */
 #define TCP_MAX_WSCALE     14      /* RFC 7323 2.3 */
-#define TCP_OOO_MAX        256     /* out-of-order ranges held per connection */
 #define TCP_RTO_INITIAL    1000000 /* RFC 6298 2.1: 1 s */
 #define TCP_RTO_FALLBACK   3000000 /* RFC 6298 5.7: after a SYN was sent again */
 #define TCP_LISTEN_BUCKETS 64
