@@ -12,6 +12,7 @@
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -961,6 +962,37 @@ void host_linger(struct host *h)
     h->linger_until = host_now() + HOST_LINGER_US;
 }
 
+/* The limits a user can raise, each said once on stderr the first time
+ * its counter moves (the counters keep the totals: -v, SIGUSR1). */
+static const struct {
+    size_t ctr; /* offset in struct sk_counters */
+    const char *what;
+} limit_notes[] = {
+    {offsetof(struct sk_counters, tcp_conns_limit),
+     "the connection limit was reached: new connections refused (--max-conns)"},
+    {offsetof(struct sk_counters, drop_tcp_listen_overflow),
+     "a listener's accept queue was full: SYNs dropped (--backlog)"},
+    {offsetof(struct sk_counters, drop_tcp_ooo_full),
+     "a connection's out-of-order ranges were full: segments dropped (--max-ooo)"},
+    {offsetof(struct sk_counters, tcp_mem_pressure),
+     "buffer memory passed 7/8 of its budget: windows held, sends limited (--mem-max)"},
+    {offsetof(struct sk_counters, drop_tcp_rcv_nomem),
+     "buffer memory reached its budget: received data dropped (--mem-max)"},
+};
+
+static void note_limits(struct host *h)
+{
+    const struct sk_counters *c = sk_counters(h->stack);
+    for (size_t i = 0; i < sizeof(limit_notes) / sizeof(limit_notes[0]); i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)c + limit_notes[i].ctr, sizeof(v));
+        if (v && !(h->limits_said & (1u << i))) {
+            h->limits_said |= 1u << i;
+            fprintf(stderr, "%s: %s\n", h->prog, limit_notes[i].what);
+        }
+    }
+}
+
 int host_run(struct host *h)
 {
     struct pollfd pfd[HOST_MAX_WATCH + 2];
@@ -1037,6 +1069,7 @@ int host_run(struct host *h)
             h->on_tick(h, now);
         dispatch_events(h);
         sk_flush(h->stack, host_now());
+        note_limits(h);
         if (h->impair_out)
             impair_pop_due(h->impair_out, IMPAIR_OUT, host_now(), deliver_out, h);
         if (h->ladder)

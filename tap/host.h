@@ -99,6 +99,7 @@ struct host {
     /* --impair: the owner, and per direction the same pointer or NULL when
      * that direction is not impaired (the hot path's only test). */
     struct impair *impair, *impair_in, *impair_out;
+    unsigned limits_said; /* the limits already reported on stderr, a bit each */
 };
 
 uint64_t host_now(void);
