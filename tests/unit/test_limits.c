@@ -208,6 +208,9 @@ START_TEST(idle_after_request_response_holds_4k)
         h_clear(f.h);
         size_t m = tcb_mem_bytes(f.c);
         ck_assert_msg(m <= 4096, "round %d: %zu bytes held", round, m);
+        /* The scoreboard's array went back to the stack, for the next
+         * response: no malloc per response. */
+        ck_assert_uint_eq(f.h->s->tcp.sb_nfree, 1);
     }
     ck_assert_uint_eq(ring_chunks(&f.c->sndq), 0);
     ck_assert_uint_eq(ring_chunks(&f.c->rcvq), 0);
