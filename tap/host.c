@@ -344,8 +344,8 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
     }
     case OPT_MAX_CONNS:
         if (parse_count(arg, 1, 4194304, &o->max_conns) < 0) {
-            fprintf(stderr, "%s: bad --max-conns '%s': expected a number from 1 to 4194304\n",
-                    prog, arg);
+            fprintf(stderr, "%s: bad --max-conns '%s': expected a number from 1 to 4194304\n", prog,
+                    arg);
             return -1;
         }
         return 1;
@@ -359,8 +359,8 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
     case OPT_MEM_MAX:
         if (parse_mem(arg, &o->mem_max) < 0) {
             fprintf(stderr,
-                    "%s: bad --mem-max '%s': expected a size from 1M to 1T, like 32M or 2G\n",
-                    prog, arg);
+                    "%s: bad --mem-max '%s': expected a size from 1M to 1T, like 32M or 2G\n", prog,
+                    arg);
             return -1;
         }
         return 1;

@@ -274,9 +274,9 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(tcp_resets, "connections reset by the peer")                                                 \
     X(tcp_aborts_timeout, "connections aborted: retransmissions exhausted")                        \
     X(tcp_established, "connections that reached ESTABLISHED")                                     \
-    X(tcp_bad_transitions, "state changes not in the state diagram (a bug if not 0)")           \
-    X(tcp_mem_pressure, "times buffer memory passed 7/8 of its budget (windows held)")          \
-    X(tcp_mem_send_refused, "sk_send calls refused or cut short: buffer memory budget")         \
+    X(tcp_bad_transitions, "state changes not in the state diagram (a bug if not 0)")              \
+    X(tcp_mem_pressure, "times buffer memory passed 7/8 of its budget (windows held)")             \
+    X(tcp_mem_send_refused, "sk_send calls refused or cut short: buffer memory budget")            \
     X(tcp_mem_send_woken, "senders woken when buffer memory was back under the budget")
 
 struct sk_counters {
