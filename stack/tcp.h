@@ -45,7 +45,6 @@ struct ipv4_hdr;
 #define TCP_OPT_MAX        40      /* option space in a header (RFC 9293 3.1) */
 #define TCP_DEFAULT_MSS    536     /* RFC 9293 3.7.1: assumed when the peer sends none */
 #define TCP_MAX_WSCALE     14      /* RFC 7323 2.3 */
-#define TCP_OOO_MAX        256     /* out-of-order ranges held per connection */
 #define TCP_RTO_INITIAL    1000000 /* RFC 6298 2.1: 1 s */
 #define TCP_RTO_FALLBACK   3000000 /* RFC 6298 5.7: after a SYN was sent again */
 #define TCP_LISTEN_BUCKETS 64
@@ -55,6 +54,8 @@ struct ipv4_hdr;
 #define TCP_PAWS_IDLE_US (24ULL * 24 * 3600 * 1000000)
 #define TCP_QUICKACKS    16 /* segments ACKed at once after the start (as Linux) */
 #define TCP_SB_MAX       65536 /* scoreboard records: segments in flight at most */
+#define TCP_SB_FIRST     16    /* records in a scoreboard's first array */
+#define TCP_SB_FREE_MAX  64    /* first arrays kept per stack for reuse (32 KiB) */
 /* The connection hash and the timer heap start this small and double. */
 #define TCP_HASH_MIN 256
 #define TCP_HASH_MAX (1u << 24)
@@ -333,6 +334,8 @@ struct tcp_table {
     struct ring_pool pool; /* chunks for every ring */
     struct link mem_wait;  /* sk_send refused for memory: woken in tcp_flush */
     bool mem_pressed;      /* buffer memory was past the pressure mark at the last look */
+    void *sb_free;         /* scoreboard arrays of TCP_SB_FIRST records for reuse (tcp_snd.c) */
+    uint32_t sb_nfree;
     /* What state changes are reported as caused by: a text ("app: close"),
      * or the segment being processed, kept as numbers and only put into
      * words when a change is reported (not per segment). */
@@ -492,6 +495,8 @@ void tcp_snd_keepalive_timeout(struct sk_tcb *c);
 /* Arms the keep-alive timer from the last time the peer spoke. */
 void tcp_snd_keepalive_arm(struct sk_tcb *c);
 void tcp_snd_free(struct sk_tcb *c);
+/* Frees the stack's spare scoreboard arrays. */
+void tcp_snd_pool_free(struct tcp_table *t);
 /* Sequence number of the first byte in sndq. */
 uint32_t tcp_snd_head_seq(const struct sk_tcb *c);
 /* An RTT sample (RFC 6298 2); `samples` per RTT expected (RFC 7323 app. G);

@@ -136,12 +136,39 @@ static void tl_append(struct tcp_scoreboard *sb, uint32_t slot)
     r->flags |= REC_TLIST;
 }
 
-static int grow(struct tcp_scoreboard *sb)
+/* Arrays of the first size (TCP_SB_FIRST records) are kept on a free
+ * list per stack: a connection gives its array back whenever everything
+ * it sent is acknowledged, and takes one again at its next segment, so a
+ * request/response exchange does no malloc per response either. */
+static struct tcp_rec *sb_array_get(struct tcp_table *t, uint32_t cap)
 {
-    uint32_t cap = sb->cap ? 2 * sb->cap : 16;
+    if (cap == TCP_SB_FIRST && t->sb_free) {
+        struct tcp_rec *a = t->sb_free;
+        memcpy(&t->sb_free, a, sizeof(t->sb_free));
+        t->sb_nfree--;
+        return a;
+    }
+    return malloc(cap * sizeof(struct tcp_rec));
+}
+
+static void sb_array_put(struct tcp_table *t, struct tcp_rec *a, uint32_t cap)
+{
+    if (a && cap == TCP_SB_FIRST && t->sb_nfree < TCP_SB_FREE_MAX) {
+        memcpy(a, &t->sb_free, sizeof(t->sb_free));
+        t->sb_free = a;
+        t->sb_nfree++;
+        return;
+    }
+    free(a);
+}
+
+static int grow(struct sk_tcb *c)
+{
+    struct tcp_scoreboard *sb = &c->sb;
+    uint32_t cap = sb->cap ? 2 * sb->cap : TCP_SB_FIRST;
     if (cap > TCP_SB_MAX)
         return -1;
-    struct tcp_rec *a = malloc(cap * sizeof(*a));
+    struct tcp_rec *a = sb_array_get(&c->stack->tcp, cap);
     if (!a)
         return -1;
     /* Copy in sequence order to slots 0..n-1; the list links are slots,
@@ -156,7 +183,7 @@ static int grow(struct tcp_scoreboard *sb)
     sb->thead = MOVED(sb->thead);
     sb->ttail = MOVED(sb->ttail);
 #undef MOVED
-    free(sb->rec);
+    sb_array_put(&c->stack->tcp, sb->rec, old);
     sb->rec = a;
     sb->cap = cap;
     sb->head = 0;
@@ -166,7 +193,7 @@ static int grow(struct tcp_scoreboard *sb)
 static struct tcp_rec *sb_push(struct sk_tcb *c, uint32_t start, uint32_t end, uint16_t flags)
 {
     struct tcp_scoreboard *sb = &c->sb;
-    if (sb->n == sb->cap && grow(sb) < 0)
+    if (sb->n == sb->cap && grow(c) < 0)
         return NULL;
     uint32_t slot = sb_slot(sb, sb->n++);
     struct tcp_rec *r = &sb->rec[slot];
@@ -237,9 +264,20 @@ static void mark_sacked(struct sk_tcb *c, struct tcp_rec *r, uint32_t slot)
     tl_unlink(sb, slot);
 }
 
+void tcp_snd_pool_free(struct tcp_table *t)
+{
+    while (t->sb_free) {
+        void *next;
+        memcpy(&next, t->sb_free, sizeof(next));
+        free(t->sb_free);
+        t->sb_free = next;
+    }
+    t->sb_nfree = 0;
+}
+
 void tcp_snd_free(struct sk_tcb *c)
 {
-    free(c->sb.rec);
+    sb_array_put(&c->stack->tcp, c->sb.rec, c->sb.cap);
     memset(&c->sb, 0, sizeof(c->sb));
     c->sb.thead = c->sb.ttail = TCP_REC_NIL;
 }
@@ -941,7 +979,7 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
             /* All sent is acknowledged and nothing waits: the records go
              * with the ring's chunks (an idle connection holds neither).
              * A transfer that keeps data queued keeps its array. */
-            free(sb->rec);
+            sb_array_put(&s->tcp, sb->rec, sb->cap);
             sb->rec = NULL;
             sb->cap = sb->head = 0;
         }
@@ -1347,7 +1385,7 @@ void tcp_snd_mtu_reduced(struct sk_tcb *c)
     }
     struct tcp_rec *tail = NULL;
     while (sb->cap < need)
-        if (grow(sb) < 0)
+        if (grow(c) < 0)
             break;
     if (sb->cap >= need)
         tail = malloc((sb->n - k) * sizeof(*tail));

@@ -88,6 +88,7 @@ void tcp_free(struct sk_stack *s)
             tcb_free(container_of(t->all.next, struct sk_tcb, all_link));
     }
     ring_pool_free(&t->pool);
+    tcp_snd_pool_free(t);
     free(t->buckets);
     free(t->heap);
 }

@@ -13,6 +13,7 @@
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,8 +412,8 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
     case OPT_MEM_MAX:
         if (parse_mem(arg, &o->mem_max) < 0) {
             fprintf(stderr,
-                    "%s: bad --mem-max '%s': expected a size from 1M to 1T, like 32M or 2G\n",
-                    prog, arg);
+                    "%s: bad --mem-max '%s': expected a size from 1M to 1T, like 32M or 2G\n", prog,
+                    arg);
             return -1;
         }
         return 1;

@@ -21,6 +21,8 @@ static const struct {
      "no memory for received data: TCP segments are being dropped (see --mem-max)"},
     {offsetof(struct sk_counters, drop_tcp_ooo_full),
      "out-of-order queue full: TCP segments are being dropped (see --max-ooo)"},
+    {offsetof(struct sk_counters, tcp_mem_pressure),
+     "buffer memory passed 7/8 of its budget: windows held, sends limited (see --mem-max)"},
     {offsetof(struct sk_counters, tcp_mem_send_refused),
      "buffer memory budget reached: senders must wait (see --mem-max)"},
     {offsetof(struct sk_counters, tcp_syncookies_sent),

@@ -65,6 +65,9 @@ echo "$dump" | grep -q "times buffer memory passed 7/8 of its budget" ||
 echo "$dump" | grep -q "sk_send calls refused or cut short: buffer memory budget" ||
     { echo "$dump" | grep '^    ' >&2; fail "tapd did not count sends refused for memory"; }
 pass "tapd counted the pressure and the refused sends"
+n=$(grep -cx "tapd: buffer memory passed 7/8 of its budget: windows held, sends limited (see --mem-max)" "$TMP/tapd.err")
+[ "$n" -eq 1 ] || { show "$TMP/tapd.err"; fail "tapd said $n times on stderr that memory passed 7/8 of the budget, not once"; }
+pass "tapd said once on stderr that the memory budget was under pressure"
 
 kill -USR1 "$HOGS"
 wait_exit "$HOGS" 20 || fail "the clients did not close"

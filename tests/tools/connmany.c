@@ -119,6 +119,7 @@ static int round_trips(const struct opts *o)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (o->have_src && bind(fd, (const struct sockaddr *)&o->src, sizeof(o->src)) < 0) {
         perror("connmany: bind");
+        close(fd);
         return -1;
     }
     if (connect(fd, (const struct sockaddr *)&o->dst, sizeof(o->dst)) < 0) {
@@ -128,8 +129,9 @@ static int round_trips(const struct opts *o)
     }
     char *msg = malloc((size_t)o->size), *back = malloc((size_t)o->size);
     double *t = calloc((size_t)o->rr, sizeof(*t));
+    int rc = -1;
     if (!msg || !back || !t)
-        return -1;
+        goto out;
     for (long i = 0; i < o->size; i++)
         msg[i] = (char)('a' + i % 26);
     double deadline = now_s() + (double)o->timeout_s;
@@ -151,19 +153,21 @@ static int round_trips(const struct opts *o)
         }
         t[done] = (now_s() - t0) * 1e6;
     }
-    close(fd);
     if (done < o->rr) {
         fprintf(stderr, "connmany: %ld of %ld round trips done\n", done, o->rr);
-        return -1;
+        goto out;
     }
     qsort(t, (size_t)done, sizeof(*t), cmp_double);
     printf("rr_count %ld\nrr_median_us %.1f\nrr_p90_us %.1f\n", done, t[done / 2],
            t[done * 9 / 10]);
     fflush(stdout);
+    rc = 0;
+out:
+    close(fd);
     free(msg);
     free(back);
     free(t);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -370,5 +374,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (closed < total || open < o.n)
         rc = 1;
+    free(st);
+    close(ep);
+    close(sfd);
     return rc;
 }

@@ -208,6 +208,9 @@ START_TEST(idle_after_request_response_holds_4k)
         h_clear(f.h);
         size_t m = tcb_mem_bytes(f.c);
         ck_assert_msg(m <= 4096, "round %d: %zu bytes held", round, m);
+        /* The scoreboard's array went back to the stack, for the next
+         * response: no malloc per response. */
+        ck_assert_uint_eq(f.h->s->tcp.sb_nfree, 1);
     }
     ck_assert_uint_eq(ring_chunks(&f.c->sndq), 0);
     ck_assert_uint_eq(ring_chunks(&f.c->rcvq), 0);
@@ -298,6 +301,47 @@ START_TEST(bulk_with_data_queued_does_not_churn)
     ck_assert_int_le(changes, 4);
     sk_abort(f.c);
     fx_free(&f);
+}
+END_TEST
+
+START_TEST(ring_grows_shrinks_and_wraps)
+{
+    /* The slot table: inline for two chunks, a table beyond, back inline
+     * when empty; the stream position wraps at 2^32 on the way (a walk
+     * over chunk indices that did not wrap with it would spin). */
+    fill_stream();
+    struct ring_pool pool;
+    ring_pool_init(&pool, 4, 0);
+    struct ring r;
+    ck_assert_int_eq(ring_init(&r, 1 << 20, &pool), 0);
+    r.head = 0xffffffffu - 3 * RING_CHUNK + 77; /* an empty ring may start anywhere */
+    ck_assert_uint_eq(ring_write(&r, stream, 1000), 1000);
+    ck_assert_ptr_null(r.big);
+    ck_assert_uint_eq(r.nslots, RING_INLINE);
+    /* Out-of-order bytes far past the head, across the wrap. */
+    ck_assert_int_eq(ring_write_at(&r, 200000, stream + 200000, 5000), 0);
+    ck_assert_ptr_nonnull(r.big);
+    ck_assert_uint_eq(ring_write(&r, stream + 1000, 199000), 199000);
+    r.len += 5000; /* the gap is filled: the bytes were in place */
+    static uint8_t out[205000];
+    ring_peek(&r, 0, out, 205000);
+    ck_assert_mem_eq(out, stream, 205000);
+    ck_assert_uint_eq(ring_read(&r, out, 100000), 100000);
+    ck_assert_mem_eq(out, stream, 100000);
+    ck_assert_uint_eq(ring_read(&r, out, 200000), 105000);
+    ck_assert_mem_eq(out, stream + 100000, 105000);
+    ck_assert(r.head < 1u << 20); /* it wrapped */
+    /* The head's chunk stays until the owner trims (out-of-order bytes
+     * of a receive ring may wait past an empty queue). */
+    ck_assert_uint_eq(r.nheld, 1);
+    ring_trim(&r, 0);
+    ck_assert_uint_eq(r.nheld, 0);
+    ck_assert_ptr_null(r.big);
+    ck_assert_uint_eq(r.nslots, RING_INLINE);
+    ck_assert_uint_eq(ring_mem_bytes(&r), 0);
+    ck_assert_uint_eq(pool.chunks, 0);
+    ring_free(&r);
+    ring_pool_free(&pool);
 }
 END_TEST
 
@@ -532,6 +576,7 @@ static Suite *suite(void)
     tcase_add_test(t, idle_after_request_response_holds_4k);
     tcase_add_test(t, idle_after_bulk_holds_4k);
     tcase_add_test(t, bulk_with_data_queued_does_not_churn);
+    tcase_add_test(t, ring_grows_shrinks_and_wraps);
     tcase_add_test(t, ooo_limit_is_configurable);
     suite_add_tcase(s, t);
     t = tcase_create("budget");
