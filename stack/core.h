@@ -26,7 +26,23 @@ struct sk_stack {
     /* ICMP error rate limit, a token bucket */
     uint32_t icmp_tokens;
     uint64_t icmp_refill;
+    /* --explain: why the next segment goes out, and what became of the
+     * frame being received (enum sk_why); stores only, put into words by
+     * the observer. */
+    uint8_t why_out, why_in;
+    uint32_t why_out_arg, why_in_arg;
 };
+
+static inline void sk_why_out(struct sk_stack *s, int why, uint32_t arg)
+{
+    s->why_out = (uint8_t)why;
+    s->why_out_arg = arg;
+}
+static inline void sk_why_in(struct sk_stack *s, int why, uint32_t arg)
+{
+    s->why_in = (uint8_t)why;
+    s->why_in_arg = arg;
+}
 
 /* Hands a finished frame to the output callback (and the observer). */
 void sk_emit(struct sk_stack *s, const uint8_t *frame, size_t len);

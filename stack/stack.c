@@ -185,15 +185,91 @@ void sk_stack_free(sk_stack *s)
     free(s);
 }
 
+static const struct {
+    const char *text, *rfc;
+} whys[SK_WHY_COUNT] = {
+#define SK_WHY_ROW(name, words, section) [SK_WHY_##name] = {words, section},
+    SK_WHYS(SK_WHY_ROW)
+#undef SK_WHY_ROW
+};
+
+const char *sk_why_text(int why)
+{
+    return why > 0 && why < SK_WHY_COUNT ? whys[why].text : "";
+}
+
+const char *sk_why_rfc(int why)
+{
+    return why > 0 && why < SK_WHY_COUNT ? whys[why].rfc : "";
+}
+
+static const char *const counter_descs[] = {
+#define SK_COUNTER_DESC(name, desc) desc,
+    SK_COUNTERS(SK_COUNTER_DESC)
+#undef SK_COUNTER_DESC
+};
+#define N_COUNTERS (sizeof(counter_descs) / sizeof(counter_descs[0]))
+
+const char *sk_counter_desc(int index)
+{
+    return index >= 0 && (size_t)index < N_COUNTERS ? counter_descs[index] : "";
+}
+
+/* Which drop counter the frame just processed moved, as its index: what
+ * became of a frame no rule explained (only while someone asks why). */
+static int dropped_by(const struct sk_counters *before, const struct sk_counters *after)
+{
+    static const char *const names[] = {
+#define SK_COUNTER_NAME(name, desc) #name,
+        SK_COUNTERS(SK_COUNTER_NAME)
+#undef SK_COUNTER_NAME
+    };
+    const uint64_t *a = (const uint64_t *)before, *b = (const uint64_t *)after;
+    for (size_t i = 0; i < N_COUNTERS; i++)
+        if (a[i] != b[i] && strncmp(names[i], "drop_", 5) == 0)
+            return (int)i;
+    return -1;
+}
+
 void sk_emit(struct sk_stack *s, const uint8_t *frame, size_t len)
 {
     s->ctr.eth_out++;
+    if (s->cfg.on_why && s->why_out) {
+        s->cfg.on_why(s->cfg.observer_ctx, SK_DIR_OUT, s->why_out, s->why_out_arg, s->now);
+        s->why_out = 0;
+    }
     if (s->cfg.on_frame)
         s->cfg.on_frame(s->cfg.observer_ctx, SK_DIR_OUT, frame, len, s->now);
     s->cfg.output(s->cfg.output_ctx, frame, len);
 }
 
+static void input(struct sk_stack *s, const uint8_t *frame, size_t len, uint64_t now);
+
 void sk_input(sk_stack *s, const uint8_t *frame, size_t len, uint64_t now)
+{
+    if (!s->cfg.on_why) {
+        input(s, frame, len, now);
+        return;
+    }
+    /* --explain: the rule that took the frame, or the drop counter it
+     * moved.  A copy of the counters per frame, only while asked. */
+    struct sk_counters before = s->ctr;
+    s->why_in = 0;
+    input(s, frame, len, now);
+    int why = s->why_in, arg = (int)s->why_in_arg;
+    if (!why) {
+        int d = dropped_by(&before, &s->ctr);
+        if (d >= 0) {
+            why = SK_WHY_RX_DROPPED;
+            arg = d;
+        }
+    }
+    if (why)
+        s->cfg.on_why(s->cfg.observer_ctx, SK_DIR_IN, why, (uint32_t)arg, now);
+    s->why_out = 0;
+}
+
+static void input(struct sk_stack *s, const uint8_t *frame, size_t len, uint64_t now)
 {
     struct eth_hdr eh;
     s->now = now;

@@ -228,6 +228,7 @@ struct sk_tcb {
     uint16_t rcv_mss;     /* the largest segment the peer sent: "full-sized" */
     uint8_t quickack;     /* ACKs still to send without delay */
     bool ack_now;         /* an ACK is owed; sent at the next flush */
+    uint8_t ack_why;      /* why it is owed (enum sk_why), for --explain */
     bool fin_received;    /* the peer's FIN is processed (rcv_nxt counts it) */
     bool ooo_fin;         /* a FIN at ooo_fin_seq waits for the gap before it */
     uint32_t ooo_fin_seq;
@@ -465,8 +466,11 @@ void tcp_rcv_duplicate(struct sk_tcb *c, uint32_t seq, uint32_t end);
 void tcp_rcv_fin(struct sk_tcb *c);
 /* The window we announce now (RFC 9293 3.8.6.2.2, RFC 7323 2.3): bytes. */
 uint32_t tcp_rcv_window(struct sk_tcb *c);
-/* An ACK should go now (at the flush), not after a delay. */
-void tcp_rcv_ack_now(struct sk_tcb *c);
+/* An ACK should go now (at the flush), not after a delay; why (enum
+ * sk_why) is what --explain will say of it. */
+void tcp_rcv_ack_now(struct sk_tcb *c, int why);
+/* tcp_send_ack, saying why (enum sk_why). */
+void tcp_send_ack_why(struct sk_tcb *c, int why);
 /* An ACK is going out: whatever was owed is paid. */
 void tcp_rcv_ack_sent(struct sk_tcb *c);
 /* Writes our SACK blocks (at most max) for an ACK; returns how many. */

@@ -260,6 +260,7 @@ static void close_listener(struct sk_tcb *l)
     for (int q = 0; q < 2; q++)
         while (!list_empty(queues[q])) {
             struct sk_tcb *c = container_of(queues[q]->next, struct sk_tcb, q_link);
+            sk_why_out(c->stack, SK_WHY_RST_ABORT, tcp_ctl_seq(c));
             tcp_send_rst(c->stack, c->laddr, c->lport, c->raddr, c->rport, tcp_ctl_seq(c), 0,
                          TCP_RST);
             tcb_free(c);
@@ -277,6 +278,7 @@ static void reset_conn(struct sk_tcb *c)
     case SK_CLOSE_WAIT:
         /* RFC 9293 3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, SND.NXT as the
          * peer's window takes it (tcp_ctl_seq). */
+        sk_why_out(c->stack, SK_WHY_RST_ABORT, tcp_ctl_seq(c));
         tcp_send_rst(c->stack, c->laddr, c->lport, c->raddr, c->rport, tcp_ctl_seq(c), 0, TCP_RST);
         break;
     default:

@@ -162,6 +162,8 @@ static void rst_no_conn(struct sk_stack *s, const struct tcp_seg *g)
     }
     if (t->rst_tokens)
         t->rst_tokens--;
+    sk_why_out(s, SK_WHY_RST_NO_CONN, g->ack);
+    sk_why_in(s, SK_WHY_RX_NO_CONN, g->seq);
     tcp_reply_rst(s, g);
 }
 
@@ -248,6 +250,8 @@ static void syn_cookie_reply(struct sk_tcb *l, const struct tcp_seg *g)
     t.state = SK_SYN_RECEIVED;
     l->cookie_sent_us = s->now ? s->now : 1;
     s->ctr.tcp_syncookies_sent++;
+    sk_why_in(s, SK_WHY_RX_SYN_COOKIE, g->seq);
+    sk_why_out(s, SK_WHY_SYNACK_COOKIE, t.iss);
     tcp_write_segment(&t, &(struct tcp_out_seg){.seq = t.iss, .flags = TCP_SYN | TCP_ACK});
 }
 
@@ -316,6 +320,7 @@ static void listen_input(struct sk_tcb *l, struct tcp_seg *g)
             return;
         if (c) {
             other_input(c, g);
+            sk_why_in(s, SK_WHY_RX_COOKIE_ACK, g->seq);
             return;
         }
         s->ctr.drop_tcp_no_conn++;
@@ -369,6 +374,7 @@ static void listen_input(struct sk_tcb *l, struct tcp_seg *g)
     tcb_hash_insert(c);
     tcp_set_state(c, SK_SYN_RECEIVED);
     s->ctr.tcp_passive_opens++;
+    sk_why_in(s, SK_WHY_RX_SYN, g->seq);
     /* Data and FIN on the SYN are neither acknowledged nor delivered: the
      * peer sends them again after the handshake. */
     tcb_want_output(c); /* the SYN-ACK */
@@ -388,6 +394,7 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
             if (g->flags & TCP_RST) {
                 s->ctr.drop_tcp_rst_ignored++;
             } else {
+                sk_why_out(s, SK_WHY_RST_BAD_ACK, g->ack);
                 tcp_reply_rst(s, g);
                 s->ctr.drop_tcp_bad_ack++;
             }
@@ -425,7 +432,8 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
         tcp_snd_ack(c, g);
         establish(c);
         tcb_event(c, SK_EV_CONNECTED | SK_EV_WRITABLE);
-        tcp_rcv_ack_now(c);
+        sk_why_in(s, SK_WHY_RX_SYNACK, g->seq);
+        tcp_rcv_ack_now(c, SK_WHY_ACK_HANDSHAKE);
         /* Data or FIN in the SYN-ACK go on from step 6, cut to the window
          * we offered first (3.10.7.3: "queue them for processing", within
          * the window): more would overrun the receive ring. */
@@ -477,10 +485,10 @@ static bool oow_ack_due(struct sk_tcb *c)
  * Segments with data (or a FIN) are exempt: they may be retransmissions
  * whose ACK was lost, and the answer (with a D-SACK) is what ends the
  * peer's recovery (as Linux exempts them). */
-static void oow_ack(struct sk_tcb *c, const struct tcp_seg *g)
+static void oow_ack(struct sk_tcb *c, const struct tcp_seg *g, int why)
 {
     if ((seg_len(g) > 0 && !(g->flags & TCP_SYN)) || oow_ack_due(c))
-        tcp_rcv_ack_now(c);
+        tcp_rcv_ack_now(c, why);
 }
 
 void tcp_challenge_ack(struct sk_tcb *c)
@@ -495,7 +503,7 @@ void tcp_challenge_ack(struct sk_tcb *c)
         return;
     }
     s->ctr.tcp_challenge_acks++;
-    tcp_rcv_ack_now(c);
+    tcp_rcv_ack_now(c, SK_WHY_ACK_CHALLENGE);
 }
 
 /* First: is the segment acceptable?  The four cases of RFC 9293 3.10.7.4. */
@@ -553,6 +561,7 @@ static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g)
         if (!c->app_owned && !c->parent) {
             /* RFC 1122 4.2.2.13: data after the app closed cannot be
              * delivered; a RST says so. */
+            sk_why_out(s, SK_WHY_RST_ABORT, tcp_ctl_seq(c));
             tcp_send_rst(s, c->laddr, c->lport, c->raddr, c->rport, tcp_ctl_seq(c), 0, TCP_RST);
             tcb_close(c, SK_ECONNABORTED);
             return;
@@ -568,10 +577,12 @@ static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g)
         uint32_t fin_seq = g->seq + g->len;
         if (c->state == SK_TIME_WAIT) {
             /* A retransmitted FIN: ACK it and restart the 2*MSL wait. */
-            tcp_rcv_ack_now(c);
+            sk_why_in(s, SK_WHY_RX_FIN, fin_seq);
+            tcp_rcv_ack_now(c, SK_WHY_ACK_FIN);
             tcp_timer_set(c, TCP_T_CLOSE, s->now + 2000ULL * s->cfg.tcp_msl_ms);
         } else if (c->fin_received) {
-            tcp_rcv_ack_now(c);
+            sk_why_in(s, SK_WHY_RX_FIN, fin_seq);
+            tcp_rcv_ack_now(c, SK_WHY_ACK_FIN);
         } else if (fin_seq == c->rcv_nxt) {
             process_fin(c);
         } else if (seq_gt(fin_seq, c->rcv_nxt)) {
@@ -580,8 +591,9 @@ static void other_text_and_fin(struct sk_tcb *c, struct tcp_seg *g)
              * receiver sent it already if the FIN came with data. */
             c->ooo_fin = true;
             c->ooo_fin_seq = fin_seq;
+            sk_why_in(s, SK_WHY_RX_OOO, fin_seq);
             if (!g->len)
-                tcp_rcv_ack_now(c);
+                tcp_rcv_ack_now(c, SK_WHY_ACK_OOO);
         }
     }
 }
@@ -595,6 +607,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
      * sequence check would only ACK it). */
     if (c->state == SK_SYN_RECEIVED && (g->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
         g->seq == c->irs) {
+        sk_why_in(s, SK_WHY_RX_SYN, g->seq);
         c->snd_nxt = c->iss;
         tcb_want_output(c);
         return;
@@ -605,7 +618,8 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
      * a RST) and dropped. */
     if (!tcp_paws_ok(c, g)) {
         s->ctr.drop_tcp_paws++;
-        oow_ack(c, g);
+        sk_why_in(s, SK_WHY_RX_PAWS, g->seq);
+        oow_ack(c, g, SK_WHY_ACK_PAWS);
         return;
     }
 
@@ -621,7 +635,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         g->flags &= (uint8_t)~TCP_FIN;
         s->ctr.drop_tcp_unacceptable++;
         counted = true;
-        tcp_rcv_ack_now(c);
+        tcp_rcv_ack_now(c, SK_WHY_ACK_UNACCEPTABLE);
     }
     if (!ok) {
         s->ctr.drop_tcp_unacceptable++;
@@ -634,7 +648,8 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
             s->ctr.tcp_dup_segments++;
             tcp_rcv_duplicate(c, g->seq, g->seq + g->len);
         } else {
-            oow_ack(c, g);
+            sk_why_in(s, SK_WHY_RX_UNACCEPTABLE, g->seq);
+            oow_ack(c, g, SK_WHY_ACK_UNACCEPTABLE);
         }
         if (c->state == SK_TIME_WAIT && (g->flags & TCP_FIN))
             tcp_timer_set(c, TCP_T_CLOSE, s->now + 2000ULL * s->cfg.tcp_msl_ms);
@@ -658,10 +673,13 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
     /* Second: RST.  RFC 5961 section 3.2: only an exact match resets; any
      * other RST inside the window gets a challenge ACK. */
     if (g->flags & TCP_RST) {
-        if (seg_seq == c->rcv_nxt)
+        if (seg_seq == c->rcv_nxt) {
+            sk_why_in(s, SK_WHY_RX_RST, seg_seq);
             reset_by_peer(c);
-        else
+        } else {
+            sk_why_in(s, SK_WHY_RX_RST_CHALLENGED, seg_seq);
             tcp_challenge_ack(c);
+        }
         return;
     }
 
@@ -671,6 +689,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
     /* Fourth: SYN.  RFC 5961 section 4.2: in any synchronized state, a SYN
      * is answered with a challenge ACK and dropped. */
     if (g->flags & TCP_SYN) {
+        sk_why_in(s, SK_WHY_RX_SYN_CHALLENGED, g->seq);
         tcp_challenge_ack(c);
         return;
     }
@@ -680,7 +699,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         if (!counted)
             s->ctr.drop_tcp_no_ack++;
         if (had_data)
-            tcp_rcv_ack_now(c);
+            tcp_rcv_ack_now(c, SK_WHY_ACK_UNACCEPTABLE);
         return;
     }
     /* RFC 9293 3.10.7.4: in SYN_RECEIVED an ACK must acknowledge our SYN,
@@ -689,6 +708,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
     if (c->state == SK_SYN_RECEIVED &&
         !(seq_gt(g->ack, c->snd_una) && seq_leq(g->ack, c->snd_max))) {
         s->ctr.drop_tcp_bad_ack++;
+        sk_why_out(s, SK_WHY_RST_BAD_ACK, g->ack);
         tcp_reply_rst(s, g);
         return;
     }
@@ -736,6 +756,7 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         }
         tcp_snd_ack(c, g);
         establish(c);
+        sk_why_in(s, SK_WHY_RX_ESTABLISH, g->ack);
     } else {
         tcp_snd_ack(c, g);
     }

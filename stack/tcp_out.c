@@ -167,8 +167,16 @@ uint32_t tcp_ctl_seq(const struct sk_tcb *c)
     return c->persist ? c->snd_una : c->snd_max;
 }
 
+void tcp_send_ack_why(struct sk_tcb *c, int why)
+{
+    sk_why_out(c->stack, why, c->rcv_nxt);
+    tcp_send_ack(c);
+}
+
 void tcp_send_ack(struct sk_tcb *c)
 {
+    if (!c->stack->why_out)
+        sk_why_out(c->stack, c->ack_why ? c->ack_why : SK_WHY_ACK, c->rcv_nxt);
     tcp_write_segment(c, &(struct tcp_out_seg){.seq = tcp_ctl_seq(c), .flags = TCP_ACK});
 }
 
@@ -177,6 +185,10 @@ static void send_syn(struct sk_tcb *c)
     struct sk_stack *s = c->stack;
     uint8_t flags = TCP_SYN | (c->state == SK_SYN_RECEIVED ? TCP_ACK : 0);
     bool again = seq_gt(c->snd_max, c->iss);
+    bool synack = flags & TCP_ACK;
+    sk_why_out(s, again ? (synack ? SK_WHY_SYNACK_AGAIN : SK_WHY_SYN_AGAIN)
+                        : (synack ? SK_WHY_SYNACK : SK_WHY_SYN),
+               c->iss);
     tcp_write_segment(c, &(struct tcp_out_seg){.seq = c->iss, .flags = flags});
     if (again) {
         c->retransmits++;

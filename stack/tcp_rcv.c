@@ -63,9 +63,10 @@ uint32_t tcp_rcv_window(struct sk_tcb *c)
     return win;
 }
 
-void tcp_rcv_ack_now(struct sk_tcb *c)
+void tcp_rcv_ack_now(struct sk_tcb *c, int why)
 {
     c->ack_now = true;
+    c->ack_why = (uint8_t)why;
     tcb_want_output(c);
 }
 
@@ -74,6 +75,7 @@ void tcp_rcv_ack_sent(struct sk_tcb *c)
     if (c->rcv_unacked && c->quickack)
         c->quickack--;
     c->ack_now = false;
+    c->ack_why = 0;
     c->rcv_unacked = 0;
     c->dsack_pending = false;
     tcp_timer_clear(c, TCP_T_DELACK);
@@ -84,7 +86,7 @@ void tcp_rcv_delack_timeout(struct sk_tcb *c)
     if (c->state == SK_CLOSED || c->state == SK_LISTEN)
         return;
     c->stack->ctr.tcp_delayed_acks++;
-    tcp_rcv_ack_now(c);
+    tcp_rcv_ack_now(c, SK_WHY_ACK_DELAYED);
 }
 
 /* In-order data arrived: ACK now or later (the policy above). */
@@ -96,11 +98,12 @@ static void ack_policy(struct sk_tcb *c, uint32_t len)
         c->rcv_mss = (uint16_t)min_u32(len, UINT16_MAX);
     bool second = c->rcv_unacked >= 2u * c->rcv_mss;
     if (second && c->quickack) {
-        tcp_send_ack(c); /* no stretch ACK while ACKs are quick (above) */
+        /* no stretch ACK while ACKs are quick (above) */
+        tcp_send_ack_why(c, SK_WHY_ACK_QUICK);
         return;
     }
     if (c->quickack || second) {
-        tcp_rcv_ack_now(c);
+        tcp_rcv_ack_now(c, second ? SK_WHY_ACK_SECOND : SK_WHY_ACK_QUICK);
         return;
     }
     if (!tcp_timer_on(c, TCP_T_DELACK))
@@ -221,6 +224,7 @@ void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t 
         c->rcv_nxt += len;
         c->rcv_wnd -= min_u32(len, c->rcv_wnd);
         tcb_event(c, SK_EV_READABLE);
+        sk_why_in(s, gap ? SK_WHY_RX_GAP : SK_WHY_RX_DATA, seq);
         if (gap) {
             /* All or part of a gap filled: ACK at once, not at the flush,
              * so the sender's recovery moves on (RFC 5681 4.2) and the
@@ -228,9 +232,9 @@ void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t 
             ooo_merge(c);
             c->rcv_unacked += len;
             if (c->ooo_fin && c->ooo_fin_seq == c->rcv_nxt)
-                tcp_rcv_ack_now(c); /* the held FIN is next: one ACK for both */
+                tcp_rcv_ack_now(c, SK_WHY_ACK_GAP); /* the held FIN is next: one ACK for both */
             else
-                tcp_send_ack(c);
+                tcp_send_ack_why(c, SK_WHY_ACK_GAP);
             return;
         }
         ack_policy(c, len);
@@ -239,11 +243,12 @@ void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t 
     s->ctr.tcp_ooo_segments++;
     if (!ooo_add(c, seq, seq + len))
         return;
+    sk_why_in(s, SK_WHY_RX_OOO, seq);
     /* One duplicate ACK per out-of-order segment, now (RFC 5681 4.2): the
      * sender counts them.  What follows the gap is ACKed at once too. */
     c->quickack = TCP_QUICKACKS;
     s->ctr.tcp_dupacks_out++;
-    tcp_send_ack(c);
+    tcp_send_ack_why(c, SK_WHY_ACK_OOO);
 }
 
 void tcp_rcv_duplicate(struct sk_tcb *c, uint32_t seq, uint32_t end)
@@ -257,7 +262,8 @@ void tcp_rcv_duplicate(struct sk_tcb *c, uint32_t seq, uint32_t end)
         c->dsack_pending = true;
         c->stack->ctr.tcp_dsack_out++;
     }
-    tcp_rcv_ack_now(c);
+    sk_why_in(c->stack, SK_WHY_RX_DUP, seq);
+    tcp_rcv_ack_now(c, SK_WHY_ACK_DUP);
 }
 
 void tcp_rcv_fin(struct sk_tcb *c)
@@ -266,7 +272,8 @@ void tcp_rcv_fin(struct sk_tcb *c)
     if (c->rcv_wnd)
         c->rcv_wnd -= 1;
     c->fin_received = true;
-    tcp_rcv_ack_now(c);
+    sk_why_in(c->stack, SK_WHY_RX_FIN, c->rcv_nxt - 1);
+    tcp_rcv_ack_now(c, SK_WHY_ACK_FIN);
 }
 
 int tcp_rcv_sack_blocks(struct sk_tcb *c, struct tcp_sack_block *b, int max)
@@ -312,7 +319,7 @@ void tcp_rcv_app_read(struct sk_tcb *c, uint32_t before)
     uint32_t after = tcp_rcv_window(c);
     if (c->state != SK_CLOSED && c->state != SK_TIME_WAIT && after > before &&
         (before < c->mss || after >= 2 * before))
-        tcp_rcv_ack_now(c);
+        tcp_rcv_ack_now(c, SK_WHY_ACK_WINDOW);
     /* A drained queue gives its memory back. */
     if (c->rcvq.len == 0)
         ring_trim(&c->rcvq, tcp_rcv_ooo_extent(c));

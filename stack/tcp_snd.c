@@ -610,6 +610,8 @@ static void send_range(struct sk_tcb *c, uint32_t start, uint32_t end, bool fin,
     uint32_t head = tcp_snd_head_seq(c);
     uint32_t len = end - start - (fin ? 1 : 0);
     uint8_t flags = TCP_ACK | (fin ? TCP_FIN : 0) | (push ? TCP_PSH : 0);
+    if (!c->stack->why_out) /* unless the caller said why */
+        sk_why_out(c->stack, fin && !len ? SK_WHY_FIN : SK_WHY_DATA, start);
     tcp_write_segment(c, &(struct tcp_out_seg){
                              .seq = start, .flags = flags, .data_off = start - head, .len = len});
 }
@@ -622,6 +624,12 @@ static void retransmit(struct sk_tcb *c, struct tcp_rec *r, uint32_t slot, bool 
     struct tcp_scoreboard *sb = &c->sb;
     uint32_t data_end = tcp_snd_head_seq(c) + c->sndq.len;
     bool fin = r->flags & REC_FIN;
+    sk_why_out(s,
+               !episode                      ? SK_WHY_TLP
+               : c->ca_state == TCP_CA_LOSS ? SK_WHY_RTX_TIMEOUT
+               : c->undo_sent == 0          ? SK_WHY_RTX_FAST
+                                            : SK_WHY_RTX_RECOVERY,
+               r->start);
     send_range(c, r->start, r->end, fin, r->end - fin == data_end && rec_len(r) > fin);
     if (r->flags & REC_LOST) {
         r->flags &= (uint16_t)~REC_LOST;
@@ -1052,6 +1060,8 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
         c->dupacks = 0;
     else if (dup)
         c->dupacks++;
+    /* What --explain says of it, unless its text or FIN says more. */
+    sk_why_in(s, acked ? SK_WHY_RX_ACK : dup ? SK_WHY_RX_DUPACK : SK_WHY_RX_ACK_ONLY, g->ack);
 
     /* Loss detection. */
     if (c->sack_ok) {
@@ -1182,7 +1192,9 @@ void tcp_snd_tlp_timeout(struct sk_tcb *c)
     uint32_t before = c->snd_max;
     if (seq_lt(c->snd_nxt, data_end) && seq_lt(c->snd_nxt, win_end)) {
         bool p = false;
+        sk_why_out(c->stack, SK_WHY_TLP, c->snd_nxt);
         send_new(c, c->mss_data, &p);
+        c->stack->why_out = 0; /* if nothing went */
     }
     if (c->snd_max != before) {
         c->rack.tlp_retrans = false;
@@ -1242,10 +1254,12 @@ static void window_probe(struct sk_tcb *c)
         uint32_t seq = c->snd_una;
         if (c->snd_una == c->snd_max) {
             if (sb_push(c, seq, seq + 1, 0)) {
+                sk_why_out(s, SK_WHY_WINDOW_PROBE, seq);
                 send_range(c, seq, seq + 1, false, false);
                 c->snd_nxt = c->snd_max = seq + 1;
             }
         } else {
+            sk_why_out(s, SK_WHY_WINDOW_PROBE, seq);
             tcp_write_segment(c, &(struct tcp_out_seg){
                                      .seq = seq, .flags = TCP_ACK, .data_off = seq - head, .len = 1});
         }
@@ -1490,6 +1504,7 @@ void tcp_snd_keepalive_timeout(struct sk_tcb *c)
     }
     /* RFC 1122 4.2.3.6: SEG.SEQ = SND.NXT-1, no data: an old sequence
      * number the peer must answer with an ACK. */
+    sk_why_out(s, SK_WHY_KEEPALIVE, c->snd_una - 1);
     tcp_write_segment(c, &(struct tcp_out_seg){.seq = c->snd_una - 1, .flags = TCP_ACK});
     c->ka_sent++;
     s->ctr.tcp_keepalive_probes++;

@@ -126,6 +126,78 @@ struct sk_tcp_note {
     uint32_t cwnd, ssthresh; /* after the event, bytes (ssthresh UINT32_MAX: none yet) */
 };
 
+/* Why the core sent a TCP segment, or what became of one it received
+ * (--explain): codes with a table of words and the RFC section they follow,
+ * put into words only when someone asks (sk_why_text, sk_why_rfc).
+ * X(NAME, words, section) */
+#define SK_WHYS(X)                                                                                 \
+    X(NONE, "", "")                                                                                \
+    /* sent */                                                                                     \
+    X(SYN, "active open", "RFC 9293 3.5")                                                          \
+    X(SYN_AGAIN, "SYN again: no answer yet", "RFC 6298 5")                                         \
+    X(SYNACK, "answers a SYN", "RFC 9293 3.10.7.2")                                                \
+    X(SYNACK_AGAIN, "SYN-ACK again: no ACK yet, or the SYN came again", "RFC 6298 5")              \
+    X(SYNACK_COOKIE, "SYN cookie: the half-open queue is full", "RFC 4987 3.6")                    \
+    X(ACK_HANDSHAKE, "completes the handshake", "RFC 9293 3.5")                                    \
+    X(DATA, "new data: the windows allow it", "RFC 5681 3.1")                                      \
+    X(FIN, "the app closed: FIN after the data", "RFC 9293 3.6")                                   \
+    X(ACK, "acknowledges data", "RFC 9293 3.8.6.3")                                                \
+    X(ACK_QUICK, "quick ACK: the peer is in slow start", "RFC 9293 3.8.6.3")                       \
+    X(ACK_SECOND, "ACK: a second full-sized segment", "RFC 9293 3.8.6.3")                          \
+    X(ACK_DELAYED, "delayed ACK: its timer ran out", "RFC 1122 4.2.3.2")                           \
+    X(ACK_OOO, "dup ACK: out-of-order data", "RFC 5681 4.2")                                       \
+    X(ACK_GAP, "ACK at once: data fills a gap", "RFC 5681 4.2")                                    \
+    X(ACK_DUP, "ACK with D-SACK: data we had already", "RFC 2883 4")                               \
+    X(ACK_FIN, "acknowledges the peer's FIN", "RFC 9293 3.10.7.4")                                \
+    X(ACK_WINDOW, "window update: the app read", "RFC 9293 3.8.6.2.2")                             \
+    X(ACK_UNACCEPTABLE, "not acceptable: ACK with our window", "RFC 9293 3.10.7.4")                \
+    X(ACK_PAWS, "old timestamp: ACK, segment dropped", "RFC 7323 5.3")                             \
+    X(ACK_CHALLENGE, "challenge ACK", "RFC 5961 3.2, 4.2, 5.2")                                    \
+    X(WINDOW_PROBE, "zero-window probe", "RFC 9293 3.8.6.1")                                       \
+    X(RTX_FAST, "fast retransmit: the first loss of an episode", "RFC 5681 3.2, RFC 6675 5")       \
+    X(RTX_RECOVERY, "retransmit: marked lost by SACK, RACK or dup ACKs", "RFC 6675 5, RFC 8985 6") \
+    X(RTX_TIMEOUT, "retransmit: after a retransmission timeout", "RFC 6298 5")                     \
+    X(TLP, "tail loss probe", "RFC 8985 7")                                                        \
+    X(KEEPALIVE, "keep-alive probe", "RFC 9293 3.8.4")                                             \
+    X(RST_NO_CONN, "RST: no connection here", "RFC 9293 3.10.7.1")                                 \
+    X(RST_BAD_ACK, "RST: ACK of nothing we sent", "RFC 9293 3.10.7.2, 3.10.7.4")                   \
+    X(RST_ABORT, "RST: the app aborted, or closed with data unread", "RFC 9293 3.10.5, RFC 1122 4.2.2.13") \
+    /* received */                                                                                 \
+    X(RX_SYN, "SYN: a new connection, in SYN_RECEIVED", "RFC 9293 3.10.7.2")                       \
+    X(RX_SYN_COOKIE, "SYN answered with a cookie, nothing kept", "RFC 4987 3.6")                   \
+    X(RX_COOKIE_ACK, "ACK with a valid SYN cookie: connection made", "RFC 4987 3.6")               \
+    X(RX_SYNACK, "SYN-ACK: our SYN answered", "RFC 9293 3.10.7.3")                                 \
+    X(RX_ESTABLISH, "ACK of our SYN: ESTABLISHED", "RFC 9293 3.10.7.4")                            \
+    X(RX_DATA, "data in order: delivered", "RFC 9293 3.10.7.4")                                    \
+    X(RX_OOO, "out of order: queued past a gap", "RFC 9293 3.10.7.4")                              \
+    X(RX_GAP, "fills a gap: delivered with what was queued", "RFC 9293 3.10.7.4")                  \
+    X(RX_DUP, "duplicate data: dropped, reported by D-SACK", "RFC 2883")                           \
+    X(RX_ACK, "ACK: new data acknowledged", "RFC 9293 3.10.7.4")                                   \
+    X(RX_ACK_ONLY, "ACK: nothing new acknowledged", "RFC 9293 3.10.7.4")                           \
+    X(RX_DUPACK, "duplicate ACK", "RFC 5681 2")                                                    \
+    X(RX_FIN, "FIN: the peer closed its side", "RFC 9293 3.10.7.4")                                \
+    X(RX_RST, "RST at RCV.NXT: connection reset", "RFC 5961 3.2")                                  \
+    X(RX_RST_CHALLENGED, "RST in the window but not at RCV.NXT: challenged", "RFC 5961 3.2")       \
+    X(RX_SYN_CHALLENGED, "SYN on a synchronized connection: challenged", "RFC 5961 4.2")           \
+    X(RX_UNACCEPTABLE, "not acceptable: outside the window", "RFC 9293 3.10.7.4")                  \
+    X(RX_PAWS, "old timestamp: dropped by PAWS", "RFC 7323 5.3")                                   \
+    X(RX_NO_CONN, "no connection: answered with a RST", "RFC 9293 3.10.7.1")                       \
+    X(RX_DROPPED, "dropped", "")
+
+enum sk_why {
+#define SK_WHY_ENUM(name, words, rfc) SK_WHY_##name,
+    SK_WHYS(SK_WHY_ENUM)
+#undef SK_WHY_ENUM
+    SK_WHY_COUNT
+};
+/* "dup ACK: out-of-order data", "RFC 5681 4.2"; "" for SK_WHY_NONE or an
+ * unknown code. */
+const char *sk_why_text(int why);
+const char *sk_why_rfc(int why);
+/* For SK_WHY_RX_DROPPED, the argument is the index of the drop counter in
+ * SK_COUNTERS; its description says why. */
+const char *sk_counter_desc(int index);
+
 struct sk_config {
     uint8_t mac[6];
     uint32_t addr;       /* our IPv4 address */
@@ -176,6 +248,12 @@ struct sk_config {
     void (*on_frame)(void *ctx, enum sk_dir dir, const uint8_t *frame, size_t len, uint64_t now);
     void (*on_state)(void *ctx, const struct sk_state_change *change, uint64_t now);
     void (*on_note)(void *ctx, const struct sk_tcp_note *note, uint64_t now);
+    /* Why (enum sk_why): for SK_DIR_OUT just before the on_frame of the
+     * segment it explains; for SK_DIR_IN once the received frame has been
+     * processed (after the frames its processing sent).  arg: a sequence
+     * number relative to nothing (the segment's own), or for
+     * SK_WHY_RX_DROPPED the counter's index. */
+    void (*on_why)(void *ctx, enum sk_dir dir, int why, uint32_t arg, uint64_t now);
     void *observer_ctx;
 
     /* Frames held while their next hop's ARP resolves (0: the default).  A
