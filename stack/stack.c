@@ -50,7 +50,7 @@ static int fill_defaults(struct sk_config *c)
         return -1;
     if (c->mtu == 0)
         c->mtu = 1500;
-    if (c->mtu < 576 || c->mtu > 9000)
+    if (c->mtu < 576 || c->mtu > 65520)
         return -1;
     if (c->prefix_len < 1 || c->prefix_len > 30)
         return -1;

@@ -86,7 +86,7 @@ const char host_opts_help[] =
     "  --tap NAME         TAP device to create or attach to (default tap0)\n"
     "  --addr A/P         the stack's IPv4 address and prefix (default 10.0.0.2/24)\n"
     "  --host-addr H/P    the host side's address on the TAP (default 10.0.0.1/24)\n"
-    "  --mtu N            MTU of the link, 576..9000 (default 1500)\n"
+    "  --mtu N            MTU of the link, 576..65520 (default 1500)\n"
     "  --impair SPEC      a bad link, in both directions or in:KEY / out:KEY for one:\n"
     "                     loss=5%,dup=1%,reorder=2%,corrupt=0.5%,delay=10ms,jitter=2ms,\n"
     "                     rate=100mbit,seed=7,limit=1000; may be repeated (docs/impair.md)\n"
@@ -289,8 +289,8 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
     }
     case OPT_MTU: {
         uint32_t v;
-        if (parse_count(arg, 576, 9000, &v) < 0) {
-            fprintf(stderr, "%s: bad --mtu '%s': expected a number from 576 to 9000\n", prog, arg);
+        if (parse_count(arg, 576, 65520, &v) < 0) {
+            fprintf(stderr, "%s: bad --mtu '%s': expected a number from 576 to 65520\n", prog, arg);
             return -1;
         }
         o->mtu = (uint16_t)v;

@@ -203,7 +203,7 @@ struct sk_config {
     uint32_t addr;       /* our IPv4 address */
     uint8_t prefix_len;  /* 1..30 */
     uint32_t gateway;    /* next hop for other subnets; 0 for none */
-    uint16_t mtu;        /* IP MTU, 576..9000; 0 means 1500 */
+    uint16_t mtu;        /* IP MTU, 576..65520 (as a TAP allows); 0 means 1500 */
     sk_output_fn output; /* every frame we send; required */
     void *output_ctx;
     sk_random_fn random; /* secret for ISNs, ephemeral ports; required */
