@@ -270,8 +270,17 @@ void arp_output(struct sk_stack *s, uint32_t ip, uint8_t *frame, size_t len)
         e->tries = 1;
         e->deadline = s->now + ARP_RETRY_US;
     }
-    /* Park the frame first: the request below is built in the same buffer. */
-    int32_t slot = e->npending < s->cfg.arp_pending ? alloc_slot(s) : -1;
+    /* Park the frame first: the request below is built in the same buffer.
+     * A parked frame leaves later without metadata: a partial checksum is
+     * completed now, and a TSO frame (larger than a slot) is dropped: its
+     * segments are resent when they are found lost. */
+    struct sk_frame_meta m = s->tx_meta;
+    s->tx_meta = (struct sk_frame_meta){0};
+    if (m.csum == SK_CSUM_PARTIAL && !m.gso_size)
+        sk_csum_complete(frame, len, &m);
+    int32_t slot = e->npending < s->cfg.arp_pending && !m.gso_size && len <= s->arp.pool_slot
+                       ? alloc_slot(s)
+                       : -1;
     if (slot < 0) {
         s->ctr.drop_arp_pending++;
     } else {

@@ -21,6 +21,11 @@ struct sk_stack {
     struct tcp_table tcp;
     uint8_t *tx;      /* one frame under construction */
     size_t frame_max; /* Ethernet header + MTU */
+    size_t tx_max;    /* the tx buffer: frame_max, or a 64 KiB TSO frame */
+    /* Offloads: what the link said of the frame being received (NULL for
+     * none), and what goes with the frame being sent. */
+    const struct sk_frame_meta *rx_meta;
+    struct sk_frame_meta tx_meta;
     struct ipv4_ids ip_ids;     /* identification of fragmentable datagrams (ipv4.c) */
     struct ip_frag_table frag; /* datagrams in reassembly (ip_frag.c) */
     /* ICMP error rate limit, a token bucket */
@@ -44,8 +49,11 @@ static inline void sk_why_in(struct sk_stack *s, int why, uint32_t arg)
     s->why_in_arg = arg;
 }
 
-/* Hands a finished frame to the output callback (and the observer). */
+/* Hands a finished frame to the output callback (and the observer), with
+ * s->tx_meta when offloads are on. */
 void sk_emit(struct sk_stack *s, const uint8_t *frame, size_t len);
+/* Completes a checksum left partial (SK_CSUM_PARTIAL), in software. */
+void sk_csum_complete(uint8_t *frame, size_t len, const struct sk_frame_meta *m);
 static inline bool sk_on_link(const struct sk_stack *s, uint32_t ip)
 {
     return (ip & s->netmask) == (s->cfg.addr & s->netmask);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checksum.h"
 #include "core.h"
 #include "eth.h"
 #include "icmp.h"
@@ -46,7 +47,10 @@ const char *sk_strerror(int err)
 
 static int fill_defaults(struct sk_config *c)
 {
-    if (!c->output || !c->random)
+    if ((!c->output && !c->output_meta) || !c->random)
+        return -1;
+    /* Offloads hand the link work it must be told of (the metadata). */
+    if ((c->offload_csum || c->offload_tso) && !c->output_meta)
         return -1;
     if (c->mtu == 0)
         c->mtu = 1500;
@@ -150,7 +154,9 @@ sk_stack *sk_stack_new(const struct sk_config *cfg, uint64_t now, int *err)
     s->netmask = mask;
     s->now = now;
     s->frame_max = ETH_HDR_LEN + c.mtu;
-    s->tx = malloc(s->frame_max);
+    /* With TSO a TCP frame may hold a whole IPv4 datagram's worth. */
+    s->tx_max = c.offload_tso ? ETH_HDR_LEN + 65535 : s->frame_max;
+    s->tx = malloc(s->tx_max);
     s->icmp_tokens = ICMP_RATE_BURST;
     s->icmp_refill = now;
     if (!s->tx || arp_init(s) < 0 || tcp_init(s) < 0) {
@@ -231,6 +237,16 @@ static int dropped_by(const struct sk_counters *before, const struct sk_counters
     return -1;
 }
 
+void sk_csum_complete(uint8_t *frame, size_t len, const struct sk_frame_meta *m)
+{
+    /* The field holds the pseudo-header's sum: summing from csum_start
+     * over it and the rest gives the whole. */
+    uint8_t *at = frame + m->csum_start + m->csum_offset;
+    uint16_t v = csum_finish(csum_partial(frame + m->csum_start, len - m->csum_start, 0));
+    at[0] = (uint8_t)(v >> 8);
+    at[1] = (uint8_t)v;
+}
+
 void sk_emit(struct sk_stack *s, const uint8_t *frame, size_t len)
 {
     s->ctr.eth_out++;
@@ -240,10 +256,24 @@ void sk_emit(struct sk_stack *s, const uint8_t *frame, size_t len)
     }
     if (s->cfg.on_frame)
         s->cfg.on_frame(s->cfg.observer_ctx, SK_DIR_OUT, frame, len, s->now);
+    if (s->cfg.output_meta) {
+        struct sk_frame_meta m = s->tx_meta;
+        s->tx_meta = (struct sk_frame_meta){0};
+        s->cfg.output_meta(s->cfg.output_ctx, frame, len, &m);
+        return;
+    }
     s->cfg.output(s->cfg.output_ctx, frame, len);
 }
 
 static void input(struct sk_stack *s, const uint8_t *frame, size_t len, uint64_t now);
+
+void sk_input_meta(sk_stack *s, const uint8_t *frame, size_t len,
+                   const struct sk_frame_meta *meta, uint64_t now)
+{
+    s->rx_meta = meta && (meta->csum || meta->gso_size) ? meta : NULL;
+    sk_input(s, frame, len, now);
+    s->rx_meta = NULL;
+}
 
 void sk_input(sk_stack *s, const uint8_t *frame, size_t len, uint64_t now)
 {

@@ -423,8 +423,10 @@ void tcp_timer_heap_remove(struct sk_tcb *c);
 int tcp_timer_heap_reserve(struct tcp_table *t, uint32_t n);
 
 /* ---- tcp_opt.c ---- */
+/* csum_done: the link checked the checksum already, or left it partial
+ * for us to trust (a TAP's virtio-net header says which). */
 enum tcp_parse_err tcp_parse(const uint8_t *p, size_t len, uint32_t saddr, uint32_t daddr,
-                             struct tcp_seg *seg);
+                             bool csum_done, struct tcp_seg *seg);
 int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o);
 /* Our timestamp clock: milliseconds (RFC 7323 5.4), from the connection's offset. */
 uint32_t tcp_ts_now(const struct sk_tcb *c);
@@ -446,6 +448,7 @@ struct tcp_out_seg {
     uint32_t seq;
     uint8_t flags;
     uint32_t data_off, len; /* offset in sndq, bytes */
+    uint16_t gso_size;      /* len > gso_size: one TSO frame, cut by the link */
 };
 void tcp_write_segment(struct sk_tcb *c, const struct tcp_out_seg *o);
 void tcp_output(struct sk_tcb *c);

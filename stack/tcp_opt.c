@@ -80,16 +80,18 @@ int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
 }
 
 enum tcp_parse_err tcp_parse(const uint8_t *p, size_t len, uint32_t saddr, uint32_t daddr,
-                             struct tcp_seg *g)
+                             bool csum_done, struct tcp_seg *g)
 {
     if (len < TCP_HDR_LEN)
         return TCP_PARSE_TRUNCATED;
     size_t off = (size_t)(p[12] >> 4) * 4;
     if (off < TCP_HDR_LEN || off > len)
         return TCP_PARSE_TRUNCATED;
-    uint32_t sum = csum_pseudo(saddr, daddr, IP_PROTO_TCP, (uint16_t)len);
-    if (csum_finish(csum_partial(p, len, sum)) != 0)
-        return TCP_PARSE_CHECKSUM;
+    if (!csum_done) {
+        uint32_t sum = csum_pseudo(saddr, daddr, IP_PROTO_TCP, (uint16_t)len);
+        if (csum_finish(csum_partial(p, len, sum)) != 0)
+            return TCP_PARSE_CHECKSUM;
+    }
     g->saddr = saddr;
     g->daddr = daddr;
     g->sport = rd16(p);

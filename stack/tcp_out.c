@@ -110,8 +110,11 @@ void tcp_write_segment(struct sk_tcb *c, const struct tcp_out_seg *o)
 {
     struct sk_stack *s = c->stack;
     uint8_t *p = ipv4_payload(s);
+    /* A TSO frame: each segment the link cuts from it repeats the header
+     * and its options, so they get only the room one segment leaves. */
+    bool tso = o->gso_size && o->len > o->gso_size;
     size_t max = ipv4_max_payload(s) - TCP_HDR_LEN; /* header options and data */
-    size_t room = o->len < max ? max - o->len : 0;
+    size_t room = tso ? (size_t)(c->mss - o->gso_size) : o->len < max ? max - o->len : 0;
     if (room > TCP_OPT_MAX)
         room = TCP_OPT_MAX;
     size_t olen = (o->flags & TCP_SYN) ? syn_options(c, p + TCP_HDR_LEN)
@@ -150,7 +153,17 @@ void tcp_write_segment(struct sk_tcb *c, const struct tcp_out_seg *o)
         ring_peek(&c->sndq, o->data_off, p + hlen, o->len);
     size_t tot = hlen + o->len;
     uint32_t sum = csum_pseudo(c->laddr, c->raddr, IP_PROTO_TCP, (uint16_t)tot);
-    wr16(p + 16, csum_finish(csum_partial(p, tot, sum)));
+    if (tso || s->cfg.offload_csum) {
+        /* Left to the link: the field holds the pseudo-header's sum, and
+         * the link sums the rest (virtio-net's NEEDS_CSUM). */
+        wr16(p + 16, (uint16_t)~csum_finish(sum));
+        s->tx_meta = (struct sk_frame_meta){.csum = SK_CSUM_PARTIAL,
+                                            .csum_start = ETH_HDR_LEN + IP_HDR_LEN,
+                                            .csum_offset = 16,
+                                            .gso_size = tso ? o->gso_size : 0};
+    } else {
+        wr16(p + 16, csum_finish(csum_partial(p, tot, sum)));
+    }
     if (o->flags & TCP_ACK) {
         c->last_ack_sent = c->rcv_nxt;
         tcp_rcv_ack_sent(c);

@@ -94,8 +94,11 @@ static void ack_policy(struct sk_tcb *c, uint32_t len)
 {
     struct sk_stack *s = c->stack;
     c->rcv_unacked += len;
-    if (len > c->rcv_mss)
-        c->rcv_mss = (uint16_t)min_u32(len, UINT16_MAX);
+    /* "Full-sized" is the peer's segment, also when a TAP hands over
+     * several at once (a TSO frame: its gso_size). */
+    uint32_t seg = s->rx_meta && s->rx_meta->gso_size ? s->rx_meta->gso_size : len;
+    if (seg > c->rcv_mss)
+        c->rcv_mss = (uint16_t)min_u32(seg, UINT16_MAX);
     bool second = c->rcv_unacked >= 2u * c->rcv_mss;
     if (second && c->quickack) {
         /* no stretch ACK while ACKs are quick (above) */

@@ -616,6 +616,25 @@ static void send_range(struct sk_tcb *c, uint32_t start, uint32_t end, bool fin,
                              .seq = start, .flags = flags, .data_off = start - head, .len = len});
 }
 
+/* [start, start + len) of new data as one TSO frame of full segments,
+ * which the link cuts (the scoreboard has a record for each segment). */
+static void send_run(struct sk_tcb *c, uint32_t start, uint32_t len, bool push)
+{
+    if (len <= c->mss_data) {
+        send_range(c, start, start + len, false, push);
+        return;
+    }
+    uint32_t head = tcp_snd_head_seq(c);
+    uint8_t flags = TCP_ACK | (push ? TCP_PSH : 0);
+    if (!c->stack->why_out)
+        sk_why_out(c->stack, SK_WHY_DATA, start);
+    tcp_write_segment(c, &(struct tcp_out_seg){.seq = start,
+                                              .flags = flags,
+                                              .data_off = start - head,
+                                              .len = len,
+                                              .gso_size = c->mss_data});
+}
+
 /* Sends a record again.  `episode`: a retransmission of the loss episode
  * (not a tail loss probe), counted for undo. */
 static void retransmit(struct sk_tcb *c, struct tcp_rec *r, uint32_t slot, bool episode)
@@ -691,6 +710,13 @@ static uint32_t send_new(struct sk_tcb *c, uint32_t quota, bool *persist_wanted)
     uint32_t sent = 0;
     bool sws_blocked = false;
     c->cwnd_limited = false;
+    /* With TSO, full segments in a row leave as one frame of up to 64 KiB
+     * (an IPv4 datagram's most, less the headers of one segment). */
+    uint32_t run_start = 0, run_len = 0, run_max = 0;
+    bool run_push = false;
+    if (c->stack->cfg.offload_tso && c->mss_data)
+        run_max = (65535u - IP_HDR_LEN - TCP_HDR_LEN - (c->mss - c->mss_data)) / c->mss_data *
+                  c->mss_data;
     /* Bounded: each pass sends at least one byte, or stops. */
     while (seq_lt(c->snd_nxt, data_end)) {
         uint32_t room = seq_lt(c->snd_nxt, win_end) ? win_end - c->snd_nxt : 0;
@@ -726,7 +752,22 @@ static uint32_t send_new(struct sk_tcb *c, uint32_t quota, bool *persist_wanted)
             c->cwnd_limited = true; /* the scoreboard is full: wait for ACKs */
             break;
         }
-        send_range(c, c->snd_nxt, end + fin, fin, end == data_end);
+        if (run_max && !fin && n == c->mss_data) {
+            if (run_len && (run_start + run_len != c->snd_nxt || run_len + n > run_max)) {
+                send_run(c, run_start, run_len, run_push);
+                run_len = 0;
+            }
+            if (!run_len)
+                run_start = c->snd_nxt;
+            run_len += n;
+            run_push = end == data_end;
+        } else {
+            if (run_len) {
+                send_run(c, run_start, run_len, run_push);
+                run_len = 0;
+            }
+            send_range(c, c->snd_nxt, end + fin, fin, end == data_end);
+        }
         if (fin) {
             c->fin_sent = true;
             c->fin_seq = end;
@@ -737,6 +778,8 @@ static uint32_t send_new(struct sk_tcb *c, uint32_t quota, bool *persist_wanted)
         c->snd_nxt = end + fin;
         c->snd_max = seq_max(c->snd_max, c->snd_nxt);
     }
+    if (run_len)
+        send_run(c, run_start, run_len, run_push);
     c->sws_override = false;
     /* The FIN alone (needs no window, RFC 9293 3.10.4). */
     if (c->fin_queued && !c->fin_sent && c->snd_nxt == data_end) {

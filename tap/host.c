@@ -20,6 +20,7 @@
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,7 @@ enum {
     OPT_MEM_MAX,
     OPT_MAX_HALF_OPEN,
     OPT_SYNCOOKIES,
+    OPT_NO_OFFLOAD,
 };
 
 /* For gdb (docs/gdb/synack.py): the stack of this process.  The core has
@@ -75,6 +77,7 @@ const struct option host_long_opts[] = {
     {"mem-max", required_argument, NULL, OPT_MEM_MAX},
     {"max-half-open", required_argument, NULL, OPT_MAX_HALF_OPEN},
     {"syncookies", required_argument, NULL, OPT_SYNCOOKIES},
+    {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
     {NULL, 0, NULL, 0},
 };
 /* The apps size their tables from the count in host.h. */
@@ -87,6 +90,10 @@ const char host_opts_help[] =
     "  --addr A/P         the stack's IPv4 address and prefix (default 10.0.0.2/24)\n"
     "  --host-addr H/P    the host side's address on the TAP (default 10.0.0.1/24)\n"
     "  --mtu N            MTU of the link, 576..65520 (default 1500)\n"
+    "  --no-offload       no TAP offloads: without it, the TAP carries the virtio-net\n"
+    "                     header, checksums are left to the kernel and TCP frames of\n"
+    "                     up to 64 KiB go each way (TSO), where the kernel allows\n"
+    "                     (never with --impair)\n"
     "  --impair SPEC      a bad link, in both directions or in:KEY / out:KEY for one:\n"
     "                     loss=5%,dup=1%,reorder=2%,corrupt=0.5%,delay=10ms,jitter=2ms,\n"
     "                     rate=100mbit,seed=7,limit=1000; may be repeated (docs/impair.md)\n"
@@ -388,6 +395,9 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
             return -1;
         }
         return 1;
+    case OPT_NO_OFFLOAD:
+        o->no_offload = true;
+        return 1;
     case OPT_MAX_HALF_OPEN:
         if (parse_count(arg, 1, 1000000, &o->max_half_open) < 0) {
             fprintf(stderr, "%s: bad --max-half-open '%s': expected a number from 1 to 1000000\n",
@@ -475,6 +485,58 @@ static void deliver_out(void *ctx, const uint8_t *frame, size_t len, uint64_t no
 {
     (void)now;
     write_tap(ctx, frame, len);
+}
+
+/* The virtio-net header's fields (struct virtio_net_hdr): flags, the GSO
+ * type, then four 16-bit fields in the host's byte order. */
+#define VNET_F_NEEDS_CSUM 1
+#define VNET_F_DATA_VALID 2
+#define VNET_GSO_NONE     0
+#define VNET_GSO_TCPV4    1
+
+static uint16_t rd_host16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static void wr_host16(uint8_t *p, uint16_t v)
+{
+    memcpy(p, &v, 2);
+}
+
+/* A frame with its virtio-net header: what the header says, into the
+ * core's terms.  -1 for a kind we did not ask for (not TCP/IPv4 GSO). */
+/* Offloads: every frame goes with a virtio-net header, in one writev. */
+static void tap_output_meta(void *ctx, const uint8_t *frame, size_t len,
+                            const struct sk_frame_meta *m)
+{
+    struct host *h = ctx;
+    uint8_t hdr[TAP_VNET_HDR_LEN] = {0};
+    if (m->csum == SK_CSUM_PARTIAL) {
+        hdr[0] = VNET_F_NEEDS_CSUM;
+        wr_host16(hdr + 6, m->csum_start);
+        wr_host16(hdr + 8, m->csum_offset);
+    }
+    if (m->gso_size) {
+        hdr[1] = VNET_GSO_TCPV4;
+        /* hdr_len: the headers each segment repeats (Ethernet, IP, TCP). */
+        size_t ihl = (size_t)(frame[14] & 0x0f) * 4;
+        wr_host16(hdr + 2, (uint16_t)(14 + ihl + (size_t)(frame[14 + ihl + 12] >> 4) * 4));
+        wr_host16(hdr + 4, m->gso_size);
+    }
+    struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)frame, len}};
+    ssize_t n = writev(h->tap.fd, iov, 2);
+    if (n == (ssize_t)(sizeof(hdr) + len))
+        return;
+    h->tx_errors++;
+    if (n < 0 && (errno == EBADFD || errno == ENODEV || errno == ENXIO)) {
+        if (!h->tap_gone)
+            fprintf(stderr, "%s: TAP '%s' went away (%s)\n", h->prog, h->tap.name, strerror(errno));
+        h->tap_gone = true;
+        host_stop(h, 1);
+    }
 }
 
 static void tap_output(void *ctx, const uint8_t *frame, size_t len)
@@ -729,7 +791,11 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     h->app_deadline = UINT64_MAX;
     if (check_opts(o, prog) < 0)
         return -1;
-    if (tap_open(&h->tap, o->tap, err, sizeof(err)) < 0 ||
+    /* Offloads unless switched off, or --impair, whose queues keep bare
+     * frames (and whose corruption must meet a checksum). */
+    bool offload = !o->no_offload && !o->impair;
+    if ((offload ? tap_open_offload(&h->tap, o->tap, err, sizeof(err))
+                 : tap_open(&h->tap, o->tap, err, sizeof(err))) < 0 ||
         addr_check_unused(h->tap.name, o->host_addr, o->host_prefix, err, sizeof(err)) < 0 ||
         tap_configure(&h->tap, o->host_addr, o->host_prefix, o->mtu, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
@@ -760,6 +826,11 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     cfg.tcp_syncookies = o->syncookies;
     cfg.output = tap_output;
     cfg.output_ctx = h;
+    if (h->tap.vnet) {
+        cfg.output_meta = tap_output_meta;
+        cfg.offload_csum = h->tap.csum;
+        cfg.offload_tso = h->tap.tso;
+    }
     cfg.random = random_bytes;
     cfg.arp_pending = o->arp_pending;
     /* Before the stack, whose gratuitous ARP already crosses the link.
@@ -1002,12 +1073,42 @@ void host_print_conns(struct host *h)
     sk_foreach_conn(h->stack, print_conn, NULL);
 }
 
+static int vnet_meta(const uint8_t *hdr, struct sk_frame_meta *m)
+{
+    uint8_t flags = hdr[0], gso = hdr[1] & 0x7f; /* 0x80: ECN, nothing to do */
+    *m = (struct sk_frame_meta){0};
+    if (flags & VNET_F_NEEDS_CSUM) {
+        m->csum = SK_CSUM_PARTIAL;
+        m->csum_start = rd_host16(hdr + 6);
+        m->csum_offset = rd_host16(hdr + 8);
+    } else if (flags & VNET_F_DATA_VALID) {
+        m->csum = SK_CSUM_VALID;
+    }
+    if (gso == VNET_GSO_TCPV4)
+        m->gso_size = rd_host16(hdr + 4);
+    else if (gso != VNET_GSO_NONE)
+        return -1;
+    return 0;
+}
+
 static void read_tap(struct host *h)
 {
-    static uint8_t buf[65536];
+    /* A TSO frame from the kernel: 64 KiB of IPv4, its Ethernet and
+     * virtio-net headers. */
+    static uint8_t buf[TAP_VNET_HDR_LEN + 14 + 65536];
     /* Read until EAGAIN, bounded so the app's fds get their turn. */
     for (int i = 0; i < 256; i++) {
         ssize_t n = read(h->tap.fd, buf, sizeof(buf));
+        if (n > 0 && h->tap.vnet) {
+            struct sk_frame_meta m;
+            if (n < TAP_VNET_HDR_LEN || vnet_meta(buf, &m) < 0) {
+                h->rx_vnet_bad++;
+                continue;
+            }
+            sk_input_meta(h->stack, buf + TAP_VNET_HDR_LEN, (size_t)n - TAP_VNET_HDR_LEN, &m,
+                          host_now());
+            continue;
+        }
         if (n > 0 && h->impair_in) {
             uint64_t now = host_now();
             impair_push(h->impair_in, IMPAIR_IN, buf, (size_t)n, now);

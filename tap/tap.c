@@ -23,7 +23,19 @@ static bool is_tun_device(const char *name)
     return stat(path, &st) == 0;
 }
 
+static int open_tap(struct tap_dev *t, const char *name, bool offload, char *err, size_t errlen);
+
 int tap_open(struct tap_dev *t, const char *name, char *err, size_t errlen)
+{
+    return open_tap(t, name, false, err, errlen);
+}
+
+int tap_open_offload(struct tap_dev *t, const char *name, char *err, size_t errlen)
+{
+    return open_tap(t, name, true, err, errlen);
+}
+
+static int open_tap(struct tap_dev *t, const char *name, bool offload, char *err, size_t errlen)
 {
     memset(t, 0, sizeof(*t));
     t->fd = -1;
@@ -58,9 +70,17 @@ int tap_open(struct tap_dev *t, const char *name, char *err, size_t errlen)
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
     memcpy(ifr.ifr_name, name, n);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int r = ioctl(fd, TUNSETIFF, &ifr);
+    if (r < 0 && offload && errno == EINVAL) {
+        /* A kernel (or a persistent TAP's owner) without the virtio-net
+         * header: a plain TAP, no offloads. */
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+        offload = false;
+        r = ioctl(fd, TUNSETIFF, &ifr);
+    }
+    if (r < 0) {
         int e = errno;
         close(fd);
         if (e == EPERM || e == EACCES) {
@@ -85,6 +105,15 @@ int tap_open(struct tap_dev *t, const char *name, char *err, size_t errlen)
     }
     t->fd = fd;
     t->created = !existed;
+    if (offload) {
+        t->vnet = true;
+        /* What we take from the kernel: partial checksums, and TSO frames
+         * (which it may then send us); the most first, then less. */
+        if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) == 0)
+            t->csum = t->tso = true;
+        else if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) == 0)
+            t->csum = true;
+    }
     memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
     t->name[IFNAMSIZ - 1] = '\0';
     return 0;

@@ -87,6 +87,23 @@ const struct sk_transition *sk_tcp_transitions(size_t *n);
 bool sk_tcp_transition_known(int from, int to);
 
 typedef void (*sk_output_fn)(void *ctx, const uint8_t *frame, size_t len);
+
+/* What the link knows of a frame beyond its bytes: a TAP with the
+ * virtio-net header (IFF_VNET_HDR) hands it over and takes it. */
+enum sk_csum {
+    SK_CSUM_NONE = 0, /* checksums are in the frame: check them */
+    SK_CSUM_VALID,    /* the transport checksum was checked already */
+    SK_CSUM_PARTIAL,  /* the transport checksum holds the pseudo-header's sum: whoever
+                         takes the frame completes it, over csum_start.., at csum_offset */
+};
+struct sk_frame_meta {
+    uint8_t csum;         /* enum sk_csum */
+    uint16_t csum_start;  /* from the frame's start */
+    uint16_t csum_offset; /* from csum_start */
+    uint16_t gso_size;    /* 0, or a TCP/IPv4 frame standing for segments of this much data */
+};
+typedef void (*sk_output_meta_fn)(void *ctx, const uint8_t *frame, size_t len,
+                                  const struct sk_frame_meta *meta);
 typedef void (*sk_random_fn)(void *ctx, void *buf, size_t len);
 
 enum sk_dir { SK_DIR_IN = 0, SK_DIR_OUT = 1 };
@@ -208,6 +225,14 @@ struct sk_config {
     void *output_ctx;
     sk_random_fn random; /* secret for ISNs, ephemeral ports; required */
     void *random_ctx;
+    /* Offloads (optional): with output_meta set, frames leave through it
+     * instead of output.  offload_csum: TCP checksums may be left partial
+     * (SK_CSUM_PARTIAL); offload_tso: a TCP frame may carry up to 64 KiB of
+     * data in segments of gso_size, which the link cuts (TSO).  Both need
+     * output_meta.  Frames taken by sk_input_meta may be either kind. */
+    sk_output_meta_fn output_meta;
+    bool offload_csum;
+    bool offload_tso;
 
     /* Optional tuning; 0 picks the documented default. */
     uint32_t tcp_sndbuf;      /* bytes per connection, default 4 MiB (taken as queued) */
@@ -284,6 +309,12 @@ void sk_stack_free(sk_stack *s);
 /* Feeds one Ethernet frame received at `now`.  Never fails: what is not
  * for us is dropped and counted. */
 void sk_input(sk_stack *s, const uint8_t *frame, size_t len, uint64_t now);
+/* sk_input for a frame with what the link knows of it (a TAP's virtio-net
+ * header): its checksum already checked or left partial, and a TCP frame
+ * of up to 64 KiB that stands for segments of meta->gso_size, taken in one
+ * pass.  meta may be NULL. */
+void sk_input_meta(sk_stack *s, const uint8_t *frame, size_t len,
+                   const struct sk_frame_meta *meta, uint64_t now);
 /* Sends what the last batch of input and app calls made due: ACKs,
  * data, FINs.  Call once per batch (RFC 1122 4.2.3.2 allows one ACK per
  * batch of segments). */

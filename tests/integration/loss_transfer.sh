@@ -148,7 +148,9 @@ nft_drops()
              END { printf "%d %d\n", n["iifname"], n["oifname"] }'
 }
 read -r in0 out0 <<<"$(nft_drops)"
-h2s "$NS" nft-h2s "$TMP/data-nft"
+# --no-offload: nftables drops frames, and a TSO frame of synack's would
+# be 45 segments lost at once, not one.
+h2s "$NS" nft-h2s "$TMP/data-nft" --no-offload
 read -r in1 out1 <<<"$(nft_drops)"
 check_copy "nftables 5% loss, host -> stack" "$TMP/nft-h2s-rx.out" "$TMP/data-nft" $MS
 [ $((in1 - in0)) -gt 0 ] && [ $((out1 - out0)) -gt 0 ] ||
@@ -156,7 +158,7 @@ check_copy "nftables 5% loss, host -> stack" "$TMP/nft-h2s-rx.out" "$TMP/data-nf
 log "  nftables dropped $((out1 - out0)) host frames (data), $((in1 - in0)) synack frames (ACKs)"
 rm -f "$TMP/nft-h2s-rx.out"
 
-s2h "$NS" nft-s2h "$TMP/data-nft"
+s2h "$NS" nft-s2h "$TMP/data-nft" --no-offload
 read -r in2 out2 <<<"$(nft_drops)"
 check_copy "nftables 5% loss, stack -> host" "$TMP/nft-s2h-rx.out" "$TMP/data-nft" $MS
 [ $((in2 - in1)) -gt 0 ] && [ $((out2 - out1)) -gt 0 ] ||

@@ -218,7 +218,7 @@ bool h_out_tcp(struct harness *h, int i, struct tcp_seg *g)
     if (ipv4_parse(f + ETH_HDR_LEN, len - ETH_HDR_LEN, &ih) != IPV4_OK || ih.proto != IP_PROTO_TCP)
         return false;
     /* The checksum must verify: tcp_parse checks it. */
-    return tcp_parse(f + ETH_HDR_LEN + ih.ihl, ih.total_len - ih.ihl, ih.src, ih.dst, g) ==
+    return tcp_parse(f + ETH_HDR_LEN + ih.ihl, ih.total_len - ih.ihl, ih.src, ih.dst, false, g) ==
            TCP_PARSE_OK;
 }
 
