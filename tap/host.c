@@ -872,6 +872,12 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
                 prog, ip_str(o->addr, a), o->prefix, m[0], m[1], m[2], m[3], m[4], m[5],
                 h->tap.name, h->tap.created ? "created" : "persistent", ip_str(o->host_addr, b),
                 o->mtu);
+        fprintf(stderr, "%s: offloads: %s\n", prog,
+                h->tap.tso    ? "checksums and TSO (virtio-net header)"
+                : h->tap.csum ? "checksums (virtio-net header)"
+                : o->no_offload ? "off (--no-offload)"
+                : o->impair     ? "off (--impair)"
+                                : "none (the kernel granted none)");
         if (h->impair) {
             char desc[512];
             impair_cfg_format(&o->impair_cfg, desc, sizeof(desc));

@@ -1,0 +1,82 @@
+#!/bin/bash
+# offload.sh - TAP offloads and large frames, with the real kernel on the
+# other side of the TAP:
+#   1. by default tapd asks for the virtio-net header with checksum and TSO
+#      offloads: -v says so, ethtool shows TSO on tap0, 64 MiB go each way
+#      intact (sha256), and tcpdump on tap0 sees TCP frames longer than one
+#      MTU in both directions (the kernel's TSO frames to synack, synack's
+#      to the kernel);
+#   2. --no-offload: the same transfers, and no frame longer than the MTU;
+#   3. --mtu 65520, with and without offloads: the transfers, and ping -s
+#      60000 answered in one frame each way.
+. "$(dirname "$0")/lib.sh"
+require_root
+require_tools nc tcpdump ethtool sha256sum ping
+
+MB=${OFFLOAD_MB:-64}
+head -c $((MB * 1024 * 1024)) /dev/urandom >"$TMP/data"
+want=$(sha "$TMP/data")
+
+# run NAME MTU [TAPD ARGS...]: tapd in a fresh namespace, tcpdump counting
+# frame sizes on tap0, MB each way: into discard, through echo.
+run()
+{
+    local name=$1 mtu=$2 ns td dump
+    shift 2
+    ns_create
+    ns=$NS_LAST
+    start_bg "$ns" "$name-tapd" "$TAPD" -v --mtu "$mtu" "$@"
+    td=$BG_LAST
+    wait_tap_up "$ns" tap0 "$HOST_IP" "$td"
+    # Lengths only (tcpdump -q prints "length N" per frame).
+    start_bg "$ns" "$name-dump" tcpdump -i tap0 -nn -q -l "tcp"
+    dump=$BG_LAST
+    wait_for 5 grep -q "listening on" "$TMP/$name-dump.err" || fail "$name: tcpdump did not start"
+    ns_exec "$ns" timeout 60 nc -N "$STACK_IP" 9 <"$TMP/data" ||
+        fail "$name: $MB MiB into tapd's discard failed"
+    ns_exec "$ns" timeout 60 nc -N "$STACK_IP" 7 <"$TMP/data" >"$TMP/$name.echo" ||
+        fail "$name: $MB MiB through tapd's echo failed"
+    [ "$(sha "$TMP/$name.echo")" = "$want" ] ||
+        fail "$name: the echo returned $(stat -c %s "$TMP/$name.echo") bytes, not the $MB MiB sent"
+    sleep 0.3
+    kill -TERM "$dump" 2>/dev/null
+    wait "$dump" 2>/dev/null
+    # The largest IP datagram each way (tcpdump -q: "IP a.p > b.p: tcp N",
+    # N the TCP payload; the datagram adds the headers: compare payloads).
+    IN_MAX=$(awk -v s="$STACK_IP" '$3 ~ "^"s"\\." && $NF ~ /^[0-9]+$/ { if ($NF > m) m = $NF } END { print m + 0 }' "$TMP/$name-dump.out")
+    OUT_MAX=$(awk -v s="$STACK_IP" '$5 ~ "^"s"\\." && $NF ~ /^[0-9]+$/ { if ($NF > m) m = $NF } END { print m + 0 }' "$TMP/$name-dump.out")
+    ETHTOOL=$(ns_exec "$ns" ethtool -k tap0 2>/dev/null | awk '/^tcp-segmentation-offload:/ { print $2 }')
+    PING=
+    if [ "$mtu" -ge 61000 ]; then
+        PING=$(ns_exec "$ns" ping -c 2 -W 2 -s 60000 "$STACK_IP" | grep -c "bytes from") || true
+    fi
+    kill -TERM "$td"
+    wait_exit "$td" 5 || fail "$name: tapd did not exit on SIGTERM"
+    SAID=$(grep "offloads:" "$TMP/$name-tapd.err")
+}
+
+# 1. Offloads, by default.
+run default 1500
+echo "$SAID" | grep -q "checksums and TSO" || { show "$TMP/default-tapd.err"; fail "tapd -v did not say it has checksum and TSO offloads: $SAID"; }
+[ "$ETHTOOL" = on ] || fail "ethtool -k tap0: tcp-segmentation-offload is '$ETHTOOL', not on"
+[ "$OUT_MAX" -gt 1460 ] || fail "no TCP frame from synack carried more than one MTU's data (largest $OUT_MAX)"
+[ "$IN_MAX" -gt 1460 ] || fail "no TCP frame from the kernel carried more than one MTU's data (largest $IN_MAX)"
+pass "offloads: $MB MiB each way intact; TSO frames of up to $OUT_MAX bytes of data from synack, $IN_MAX from the kernel ($SAID)"
+
+# 2. --no-offload: one segment per frame.
+run plain 1500 --no-offload
+echo "$SAID" | grep -q "off (--no-offload)" || fail "tapd -v did not say offloads are off: $SAID"
+[ "$OUT_MAX" -le 1460 ] || fail "--no-offload: synack sent $OUT_MAX bytes of data in one frame"
+[ "$IN_MAX" -le 1460 ] || fail "--no-offload: the kernel sent $IN_MAX bytes of data in one frame"
+pass "--no-offload: $MB MiB each way intact, no frame above the MTU (largest $OUT_MAX out, $IN_MAX in)"
+
+# 3. The largest MTU a TAP takes, with and without offloads.
+for mode in offload plain; do
+    args=()
+    [ $mode = plain ] && args=(--no-offload)
+    run "big-$mode" 65520 "${args[@]}"
+    [ "$OUT_MAX" -gt 9000 ] || fail "--mtu 65520 ($mode): synack's largest frame carried $OUT_MAX bytes"
+    [ "$PING" = 2 ] || fail "--mtu 65520 ($mode): ping -s 60000 got $PING of 2 answers"
+    pass "--mtu 65520 ($mode): $MB MiB each way intact, frames of up to $OUT_MAX bytes of data, ping -s 60000 answered"
+done
+finish
