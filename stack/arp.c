@@ -17,7 +17,9 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "checksum.h"
 #include "core.h"
+#include "eth.h"
 #include "ipv4.h"
 
 #define ARP_HTYPE_ETH 1
@@ -116,7 +118,7 @@ static void emit_ip(struct sk_stack *s, uint8_t *frame, size_t len)
     s->ctr.ip_out++;
     if (frame[ETH_HDR_LEN + 9] == IP_PROTO_TCP)
         s->ctr.tcp_out++;
-    sk_emit(s, frame, len);
+    eth_emit(s, frame, len);
 }
 
 static void send_arp(struct sk_stack *s, uint16_t oper, const uint8_t *eth_dst, const uint8_t *tha,
@@ -129,7 +131,7 @@ static void send_arp(struct sk_stack *s, uint16_t oper, const uint8_t *eth_dst, 
     arp_build(s->tx + ETH_HDR_LEN, &a);
     /* Pad to the 60-byte Ethernet minimum, as hardware would. */
     memset(s->tx + ETH_HDR_LEN + ARP_PKT_LEN, 0, 60 - ETH_HDR_LEN - ARP_PKT_LEN);
-    sk_emit(s, s->tx, 60);
+    eth_emit(s, s->tx, 60);
 }
 
 static const uint8_t zero_mac[ETH_ALEN];
@@ -277,7 +279,7 @@ void arp_output(struct sk_stack *s, uint32_t ip, uint8_t *frame, size_t len)
     struct sk_frame_meta m = s->tx_meta;
     s->tx_meta = (struct sk_frame_meta){0};
     if (m.csum == SK_CSUM_PARTIAL && !m.gso_size)
-        sk_csum_complete(frame, len, &m);
+        csum_complete(frame, len, &m);
     int32_t slot = e->npending < s->cfg.arp_pending && !m.gso_size && len <= s->arp.pool_slot
                        ? alloc_slot(s)
                        : -1;

@@ -1,6 +1,8 @@
 /* checksum.c - RFC 1071 Internet checksum, a word at a time. */
 #include "checksum.h"
 
+#include "synack.h"
+
 #include <string.h>
 
 /* One's-complement addition is associative and byte-order independent
@@ -82,4 +84,14 @@ uint16_t csum_update16(uint16_t hc, uint16_t m, uint16_t m_new)
     while (sum >> 16)
         sum = (sum & 0xffff) + (sum >> 16);
     return (uint16_t)~sum;
+}
+
+void csum_complete(uint8_t *frame, size_t len, const struct sk_frame_meta *m)
+{
+    /* The field holds the pseudo-header's sum: summing from csum_start
+     * over it and the rest gives the whole. */
+    uint8_t *at = frame + m->csum_start + m->csum_offset;
+    uint16_t v = csum_finish(csum_partial(frame + m->csum_start, len - m->csum_start, 0));
+    at[0] = (uint8_t)(v >> 8);
+    at[1] = (uint8_t)v;
 }

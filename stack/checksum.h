@@ -19,4 +19,9 @@ uint32_t csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
 /* RFC 1624 eqn. 3: the new checksum HC' after a 16-bit field changes m -> m'. */
 uint16_t csum_update16(uint16_t hc, uint16_t m, uint16_t m_new);
 
+struct sk_frame_meta;
+/* Completes a checksum left partial (SK_CSUM_PARTIAL), in software: the
+ * field holds the pseudo-header's sum. */
+void csum_complete(uint8_t *frame, size_t len, const struct sk_frame_meta *m);
+
 #endif

@@ -49,11 +49,6 @@ static inline void sk_why_in(struct sk_stack *s, int why, uint32_t arg)
     s->why_in_arg = arg;
 }
 
-/* Hands a finished frame to the output callback (and the observer), with
- * s->tx_meta when offloads are on. */
-void sk_emit(struct sk_stack *s, const uint8_t *frame, size_t len);
-/* Completes a checksum left partial (SK_CSUM_PARTIAL), in software. */
-void sk_csum_complete(uint8_t *frame, size_t len, const struct sk_frame_meta *m);
 static inline bool sk_on_link(const struct sk_stack *s, uint32_t ip)
 {
     return (ip & s->netmask) == (s->cfg.addr & s->netmask);

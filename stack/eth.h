@@ -23,4 +23,9 @@ void eth_build(uint8_t *frame, const uint8_t dst[ETH_ALEN], const uint8_t src[ET
 
 extern const uint8_t eth_broadcast[ETH_ALEN];
 
+struct sk_stack;
+/* Hands a finished frame to the output callback (and the observers), with
+ * s->tx_meta when offloads are on. */
+void eth_emit(struct sk_stack *s, const uint8_t *frame, size_t len);
+
 #endif

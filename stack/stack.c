@@ -237,34 +237,6 @@ static int dropped_by(const struct sk_counters *before, const struct sk_counters
     return -1;
 }
 
-void sk_csum_complete(uint8_t *frame, size_t len, const struct sk_frame_meta *m)
-{
-    /* The field holds the pseudo-header's sum: summing from csum_start
-     * over it and the rest gives the whole. */
-    uint8_t *at = frame + m->csum_start + m->csum_offset;
-    uint16_t v = csum_finish(csum_partial(frame + m->csum_start, len - m->csum_start, 0));
-    at[0] = (uint8_t)(v >> 8);
-    at[1] = (uint8_t)v;
-}
-
-void sk_emit(struct sk_stack *s, const uint8_t *frame, size_t len)
-{
-    s->ctr.eth_out++;
-    if (s->cfg.on_why && s->why_out) {
-        s->cfg.on_why(s->cfg.observer_ctx, SK_DIR_OUT, s->why_out, s->why_out_arg, s->now);
-        s->why_out = 0;
-    }
-    if (s->cfg.on_frame)
-        s->cfg.on_frame(s->cfg.observer_ctx, SK_DIR_OUT, frame, len, s->now);
-    if (s->cfg.output_meta) {
-        struct sk_frame_meta m = s->tx_meta;
-        s->tx_meta = (struct sk_frame_meta){0};
-        s->cfg.output_meta(s->cfg.output_ctx, frame, len, &m);
-        return;
-    }
-    s->cfg.output(s->cfg.output_ctx, frame, len);
-}
-
 static void input(struct sk_stack *s, const uint8_t *frame, size_t len, uint64_t now);
 
 void sk_input_meta(sk_stack *s, const uint8_t *frame, size_t len,

@@ -41,7 +41,7 @@ static void capture_meta(void *ctx, const uint8_t *frame, size_t len, const stru
         uint8_t copy[H_FRAME_MAX];
         memcpy(copy, frame, len);
         if (m->csum == SK_CSUM_PARTIAL)
-            sk_csum_complete(copy, len, m);
+            csum_complete(copy, len, m);
         harness_out(harness_ctx, copy, len);
     }
 }
@@ -74,7 +74,7 @@ static bool csum_good_after_completion(const struct sent *s)
 {
     uint8_t *f = malloc(s->len);
     memcpy(f, s->f, s->len);
-    sk_csum_complete(f, s->len, &s->m);
+    csum_complete(f, s->len, &s->m);
     const uint8_t *ip = f + ETH_HDR_LEN;
     size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = rd16(ip + 2);
     uint32_t sum = csum_pseudo(rd32(ip + 12), rd32(ip + 16), IP_PROTO_TCP, (uint16_t)(tot - ihl));
