@@ -80,9 +80,9 @@ for _ in $(seq 1 60); do
     kill -0 "$TAPNC_PID" 2>/dev/null || break
     sleep 0.05
 done
-# tcpdump may lag behind on a busy machine: wait (3 s at most) until it
-# has printed both FINs and the last ACK, then stop it.
-for _ in $(seq 1 60); do
+# tcpdump may lag behind on a busy machine: wait (10 s at most) until it
+# has printed both FINs and as many TCP frames as the trace, then stop it.
+for _ in $(seq 1 200); do
     [ "$(grep -c 'Flags \[F' "$TMP/tcpdump" 2>/dev/null)" -ge 2 ] &&
         [ "$(grep -c 'Flags \[' "$TMP/tcpdump" 2>/dev/null)" -ge "$(grep -c '^[rt]x .*Flags \[' "$TMP/stack_err")" ] && break
     sleep 0.05
