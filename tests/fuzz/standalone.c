@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
@@ -100,10 +101,19 @@ int main(int argc, char **argv)
         LLVMFuzzerInitialize(&argc, &argv);
     if (argc < 2) {
 #ifdef __AFL_LOOP
-        /* AFL++'s persistent mode: many inputs per process, each on stdin. */
-        while (__AFL_LOOP(10000))
-            if (run_stream(stdin, "stdin") < 0)
+        /* AFL++'s persistent mode (afl-clang-fast defines __AFL_LOOP, a GNU
+         * statement expression): many inputs per process, each on stdin,
+         * which afl-fuzz rewinds; read(2), since stdio would keep its EOF. */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wgnu-statement-expression"
+        static uint8_t buf[INPUT_MAX];
+        while (__AFL_LOOP(10000)) {
+            ssize_t n = read(0, buf, sizeof(buf));
+            if (n < 0)
                 return 1;
+            LLVMFuzzerTestOneInput(buf, (size_t)n);
+        }
+#pragma clang diagnostic pop
         return 0;
 #else
         return run_stream(stdin, "stdin") < 0 ? 1 : 0;
