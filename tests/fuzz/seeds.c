@@ -132,7 +132,7 @@ static const struct scenario scenarios[] = {
       OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN, OP_NOP},
      0},
     {"newreno-dupacks", 0x00,
-     {OP_OPEN, 1, OP_OPTS, 0, 0x40 | 16,                /* NewReno, no Nagle */
+     {OP_OPEN, 1, OP_OPTS, 0, 0x80 | 16,                /* NewReno (2 << 6), no Nagle */
       OP_SEG, NEWFLOW(0), K_SYN, M_OPTS, 0x01, 0, W_OPEN,
       OP_SEG, 0, K_ACK, 0, W_OPEN, OP_POLL, OP_SEND, 1, 3,
       OP_SEG, 0, K_ACK, 4 << 3, 20, W_OPEN, OP_SEG, 0, K_ACK, 3 << 3, W_OPEN,
