@@ -333,6 +333,21 @@ static void op_poll(struct ctx *x)
             for (sk_conn *c; x->nh < MAX_HANDLES && (c = sk_accept(ev[i].conn));)
                 handle_add(x, c);
     }
+    /* What an app or tapnc's ss-like table asks of every handle. */
+    for (int k = 0; k < x->nh; k++) {
+        struct sk_conn_info info;
+        struct sk_tcp_opts o;
+        uint32_t la, ra;
+        uint16_t lp, rp;
+        sk_conn_info(x->h[k], &info);
+        sk_conn_get_opts(x->h[k], &o);
+        sk_conn_endpoints(x->h[k], &la, &lp, &ra, &rp);
+        if (sk_send_space(x->h[k]) > o.sndbuf || !sk_strerror(sk_conn_error(x->h[k])) ||
+            !info.ca_state || !info.cc) {
+            fprintf(stderr, "sk_conn_info or sk_send_space out of range\n");
+            abort();
+        }
+    }
 }
 
 /* FUZZ_TCP_STATES=1 prints every state change: what an input reaches. */

@@ -295,9 +295,23 @@ static const uint8_t *tcp_of(const struct frame *fr, size_t *hl, size_t *plen)
 static bool from_peer(const struct frame *fr)
 {
     /* The stack is 10.0.0.2: the frame's IPv4 source, or ARP's sender. */
+    static const uint8_t us[4] = {10, 0, 0, 2};
     if (fr->len >= 14 + 20 && be16(fr->p + 12) == 0x0800)
-        return !(fr->p[26] == 10 && fr->p[27] == 0 && fr->p[28] == 0 && fr->p[29] == 2);
-    return fr->len >= 6 && fr->p[0] == 0x02 && fr->p[5] == 0x02; /* to our MAC */
+        return memcmp(fr->p + 26, us, 4) != 0;
+    if (fr->len >= 14 + 28 && be16(fr->p + 12) == 0x0806)
+        return memcmp(fr->p + 28, us, 4) != 0;
+    return false;
+}
+
+/* The fuzz targets' stack has the MAC 02:00:00:00:00:02 (common.c), not the
+ * one tapnc chose: frames to tapnc's must go to it instead. */
+static void to_fuzz_mac(uint8_t *p, uint32_t len)
+{
+    static const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x02};
+    if (len >= 14 && !(p[0] & 1))
+        memcpy(p, mac, 6);
+    if (len >= 14 + 28 && be16(p + 12) == 0x0806 && be16(p + 14 + 6) == 2)
+        memcpy(p + 14 + 18, mac, 6); /* an ARP reply's target */
 }
 
 /* The peer's option mask for fuzz_tcp.c from a real segment's options. */
@@ -336,14 +350,17 @@ static void write_session(const char *name, struct frame *v, size_t n, const cha
     char sub[4096], fname[512];
     static struct buf b;
 
-    /* frames: what the peer sent, in order, each after its real delay. */
+    /* frames: what the peer sent, in order, to the fuzz stack's MAC. */
     b.n = 0;
     for (size_t i = 0; i < n; i++) {
         if (!from_peer(&v[i]) || v[i].len >= 1600)
             continue;
         put8(&b, 0); /* checksums as captured; the clock does not move */
         put16(&b, v[i].len);
-        putn(&b, v[i].p, v[i].len);
+        uint8_t f[1600];
+        memcpy(f, v[i].p, v[i].len);
+        to_fuzz_mac(f, v[i].len);
+        putn(&b, f, v[i].len);
     }
     snprintf(sub, sizeof(sub), "%s/frames", dir);
     snprintf(fname, sizeof(fname), "%s", name);
