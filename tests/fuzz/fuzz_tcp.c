@@ -134,12 +134,22 @@ static uint32_t pick_seq(struct flow *fl, struct fz_in *in, uint8_t mode, uint32
     uint32_t wnd = fl->s_wnd << fl->s_wscale;
     switch (mode & 7) {
     case 0:
-    case 1:
-        return rcv; /* what the stack expects next */
     case 2:
-        return fl->p_nxt; /* after the highest sent: a gap if one was left */
-    case 3:
-        return rcv + (1 + (fz_u8(in) & 15)) * (len ? len : 536); /* out of order */
+        /* The peer's next new byte, as a peer sends: in order, or after a
+         * gap it left.  (Not the stack's last ACK: a delayed ACK would
+         * make that a retransmission.) */
+        return fl->p_nxt;
+    case 1:
+        return rcv; /* from the stack's last ACK: fills a gap, or resends */
+    case 3: {
+        /* Out of order: a gap of 1 to 16 segments; or (bit 7, one more
+         * byte) an even number of them up to 2048, so that equal segments
+         * never touch and the out-of-order table can fill. */
+        uint32_t unit = len ? len : 536, k = fz_u8(in);
+        if (k & 0x80)
+            return rcv + (2 * (((k & 0x7f) << 8 | fz_u8(in)) % 1024) + 2) * unit;
+        return rcv + (1 + (k & 15)) * unit;
+    }
     case 4:
         return rcv - (1 + fz_u8(in)); /* overlapping old data */
     case 5:
@@ -220,8 +230,13 @@ static size_t pick_opts(struct ctx *x, struct flow *fl, struct fz_in *in, uint8_
     return n;
 }
 
+static void app_done(struct ctx *x);
+
 static void op_segment(struct ctx *x, struct fz_in *in)
 {
+    /* What the app's last calls queued (a SYN after OP_OPEN) leaves first,
+     * as at the end of an event loop's round: the peer answers it. */
+    app_done(x);
     uint8_t sel = fz_u8(in), kind = fz_u8(in), modes = fz_u8(in);
     struct flow *fl;
     if ((sel & 0x80) || x->nfl == 0) {
@@ -477,7 +492,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                              (b & 8) ? 0 : (uint16_t)(50000 + (b >> 4)), x->f.now,
                                              NULL));
             }
-            app_done(x);
+            /* No flush: the SYN leaves at the next one, so that options
+             * set now may still change the buffers (as tapnc does). */
+            inv_check_stack(x->f.s);
             break;
         }
         case OP_POLL:

@@ -12,8 +12,9 @@ enum fz_tcp_op {
      *   kind:  bits 0-2 ACK, ACK|PSH, SYN, SYN|ACK, FIN|ACK, RST, RST|ACK,
      *          or any flags (one more byte); 3 PSH, 4 URG, 5 ECE|CWR, 6 FIN;
      *          7: a payload follows, its length as u16 (& 0xfff)
-     *   modes: bits 0-2 the sequence number (0,1 the stack's rcv_nxt; 2
-     *          after the highest sent; 3 out of order (+1 byte); 4 old (+1);
+     *   modes: bits 0-2 the sequence number (0, 2 after the highest the
+     *          peer sent; 1 the stack's last ACK; 3 out of order (+1 byte, whose bit 7
+     *          asks for one more: a sparse gap); 4 old (+1);
      *          5 the window's edge (+1); 6 the last again; 7 any (+4));
      *          3-5 the ACK (0-2 all sent; 3 the last again; 4 partial (+1);
      *          5 unsent (+1); 6 the SYN's; 7 any (+4)); 6 options follow
@@ -29,7 +30,8 @@ enum fz_tcp_op {
     OP_CLOSE = 9,    /* u8 handle */
     OP_ABORT = 10,   /* u8 handle */
     OP_SHUTDOWN = 11, /* u8 handle */
-    OP_OPEN = 12,    /* u8: bit 0 listen (on ports_us[b >> 1 & 3]), else connect */
+    OP_OPEN = 12,    /* u8: bit 0 listen (on ports_us[b >> 1 & 3]), else connect;
+                      * no flush after it, so OP_OPTS may still resize */
     OP_POLL = 13,    /* takes the events, accepts every connection */
     OP_OPTS = 14,    /* u8 handle, u8 options */
     OP_NOP = 15,     /* nothing (seeds.c ends its programs with it) */

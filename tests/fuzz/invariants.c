@@ -51,6 +51,8 @@ static void check_ooo(const struct sk_tcb *c)
     CHECK(c, c->ooo_cap <= TCP_OOO_MAX, "out-of-order table of %u, above %u", c->ooo_cap,
           TCP_OOO_MAX);
     CHECK(c, c->ooo_last < (int)c->n_ooo, "ooo_last %d past %u ranges", c->ooo_last, c->n_ooo);
+    /* The FIN is the stream's last octet (RFC 9293 3.4): nothing beyond it is held. */
+    CHECK(c, !(c->fin_received && c->n_ooo), "%u out-of-order ranges after the FIN", c->n_ooo);
     for (uint32_t i = 0; i < c->n_ooo; i++) {
         const struct tcp_ooo *r = &c->ooo[i];
         CHECK(c, seq_lt(r->start, r->end), "out-of-order range %u empty: [%u, %u)", i, r->start,

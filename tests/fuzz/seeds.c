@@ -182,8 +182,48 @@ static size_t scenario_len(const struct scenario *s)
     return n;
 }
 
+/* Scenarios too long to write out: many segments in a loop. */
+static void write_generated(const char *dir)
+{
+    static struct {
+        uint8_t p[8192];
+        size_t n;
+    } b;
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        const uint8_t bytes_[] = {__VA_ARGS__};                                                    \
+        memcpy(b.p + b.n, bytes_, sizeof(bytes_));                                                 \
+        b.n += sizeof(bytes_);                                                                     \
+    } while (0)
+    /* 41 segments in order: the quick ACKs run out (TCP_QUICKACKS), then
+     * ACKs are delayed and their timer fires. */
+    b.n = 0;
+    PUT(20, 0x00, OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, 0, W_OPEN, OP_SEG, 0, K_ACK, 0, W_OPEN,
+        OP_POLL);
+    for (int i = 0; i < 41; i++)
+        PUT(OP_SEG, 0, K_DATA, 0, 0x03, 0xe8, W_OPEN);
+    PUT(OP_SEG, 0, K_DATA, 0, 0x00, 0x10, W_OPEN, OP_TIME, 100, OP_RECV, 1, 1, OP_JUMP, 8, OP_NOP);
+    write_file(dir, "delayed-acks", b.p, b.n);
+    /* 300 one-byte segments two bytes apart: the out-of-order table fills
+     * (TCP_OOO_MAX ranges), then the gap closes. */
+    b.n = 0;
+    PUT(21, 0x00, OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, M_OPTS, 0x04, W_OPEN,
+        OP_SEG, 0, K_ACK, 0, W_OPEN, OP_POLL);
+    for (int i = 0; i < 300; i++)
+        PUT(OP_SEG, 0, K_DATA, 3, 0x00, 0x01, (uint8_t)(0x80 | i >> 8), (uint8_t)i, W_OPEN);
+    PUT(OP_SEG, 0, K_DATA, 0, 0x02, 0x00, W_OPEN, OP_RECV, 1, 1, OP_NOP);
+    write_file(dir, "ooo-table-full", b.p, b.n);
+    /* sk_conn_set_opts between sk_connect and the SYN: new buffer sizes. */
+    b.n = 0;
+    PUT(22, 0x00, OP_OPEN, 0, OP_OPTS, 0, 0x0a, OP_SEG, 0, K_SYNACK, M_OPTS, O_SYN_ALL, 0, 3,
+        W_OPEN, OP_POLL, OP_SEND, 0, 3, OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN, OP_NOP);
+    write_file(dir, "connect-set-buffers", b.p, b.n);
+#undef PUT
+}
+
 static int write_scenarios(const char *dir)
 {
+    write_generated(dir);
     for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
         const struct scenario *s = &scenarios[i];
         uint8_t buf[2 + sizeof(s->ops)];
