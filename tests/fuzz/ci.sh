@@ -37,8 +37,9 @@ for t in frames tcp options trace; do
     "${pin[@]}" "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$work/$t/art/" "${extra[@]}" \
         "${dirs[@]}" >"$work/$t/log" 2>&1 || status=$?
+    # (A crash on the first inputs leaves no statistics: nothing to grep.)
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t/log")
-    cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$work/$t/log" | tail -1)
+    cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$work/$t/log" | tail -1 || true)
     if [ "$status" = 0 ]; then
         echo "fuzz: $t: ok, ${runs:-?} runs in ${secs} s, $cov"
         continue
