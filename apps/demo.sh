@@ -45,6 +45,10 @@ ip -n "$NS" link set lo up
 # No IPv6 chatter on the link, so only the session shows.
 ip netns exec "$NS" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
 
+# tap0 made here, before tapnc attaches to it: when tapnc exits, the TAP
+# stays until the namespace goes, so tcpdump (which may lag on a busy
+# machine) still takes the last frames rather than lose its interface.
+ip -n "$NS" tuntap add dev tap0 mode tap || die "cannot create tap0"
 mkfifo "$TMP/stack_in"
 ip netns exec "$NS" timeout 30 "$TAPNC" -lvp "$PORT" --trace --ladder \
     <"$TMP/stack_in" >"$TMP/stack_got" 2>"$TMP/stack_err" &
@@ -94,7 +98,7 @@ wait "$TCPDUMP_PID" 2>/dev/null
 # Bold headings on a terminal only.
 if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
 section() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
-sed -E 's/^[0-9:.]+ //' "$TMP/tcpdump" >"$TMP/tcpdump.txt"
+sed -E '/^$/d; s/^[0-9:.]+ //' "$TMP/tcpdump" >"$TMP/tcpdump.txt"
 sed -nE 's/^(rx|tx) [0-9:.]+ /\1 /p' "$TMP/stack_err" >"$TMP/trace.txt"
 section "tcpdump -nn -i tap0 next to tapnc --trace, frame by frame"
 echo "(tcpdump: the kernel's view of the link; synack rx/tx: the stack's own, in/out)"

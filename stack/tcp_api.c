@@ -432,11 +432,14 @@ int sk_cc_from_name(const char *name)
 }
 
 /* Whether the SYN that fixes our window scale has not been sent or
- * answered yet: the buffers may still change size. */
+ * answered yet: the buffers may still change size.  A connection that has
+ * ended is CLOSED too, but it sent its SYN: its rings and out-of-order
+ * ranges stay as they are (remade, they lost unread data and left ranges
+ * pointing past the new ring). */
 static bool before_syn(const struct sk_tcb *c)
 {
-    return c->state == SK_LISTEN || c->state == SK_CLOSED ||
-           (c->state == SK_SYN_SENT && c->snd_max == c->iss);
+    return c->state == SK_LISTEN ||
+           ((c->state == SK_CLOSED || c->state == SK_SYN_SENT) && c->snd_max == c->iss);
 }
 
 int sk_conn_set_opts(sk_conn *c, const struct sk_tcp_opts *o)

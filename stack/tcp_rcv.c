@@ -275,6 +275,15 @@ void tcp_rcv_fin(struct sk_tcb *c)
     if (c->rcv_wnd)
         c->rcv_wnd -= 1;
     c->fin_received = true;
+    /* The FIN is the stream's last octet (RFC 9293 3.4): out-of-order data
+     * beyond it can never be delivered, and its ranges, left starting at or
+     * past rcv_nxt, would be reported in SACK blocks and never merged.
+     * Forget them and give back their chunks. */
+    if (c->n_ooo) {
+        c->n_ooo = 0;
+        c->ooo_last = -1;
+        ring_trim(&c->rcvq, c->rcvq.len);
+    }
     sk_why_in(c->stack, SK_WHY_RX_FIN, c->rcv_nxt - 1);
     tcp_rcv_ack_now(c, SK_WHY_ACK_FIN);
 }
