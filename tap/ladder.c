@@ -86,7 +86,11 @@ void ladder_frame(struct ladder *l, const uint8_t *f, size_t len, uint64_t now_u
     }
     uint32_t seq = be32(t + 4), ack = be32(t + 8);
     int me = right ? 1 : 0;
-    if (flags & 0x02) {
+    /* The first SYN of a side gives its ISN; a later one elsewhere (a SYN
+     * sent into the connection, RFC 5961 4.2) moves neither the ISN nor
+     * the highest sequence sent. */
+    bool syn_into = (flags & 0x02) && c->isn_known[me] && seq != c->isn[me];
+    if ((flags & 0x02) && !c->isn_known[me]) {
         c->isn[me] = seq;
         c->isn_known[me] = true;
     }
@@ -97,7 +101,7 @@ void ladder_frame(struct ladder *l, const uint8_t *f, size_t len, uint64_t now_u
      * an original that a later segment overtook on the link looks the
      * same. */
     uint32_t data = (uint32_t)(tot - ihl - hlen);
-    uint32_t space = data + ((flags & 0x02) ? 1 : 0) + ((flags & 0x01) ? 1 : 0);
+    uint32_t space = data + ((flags & 0x02) && !syn_into ? 1 : 0) + ((flags & 0x01) ? 1 : 0);
     bool rtx = false;
     if (space) {
         rtx = c->hi_known[me] && (int32_t)(seq - c->hi[me]) < 0;
