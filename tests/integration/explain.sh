@@ -26,7 +26,8 @@ first_line() { grep -m1 -E -- "$2" "$1" | cut -c1-300; }
 
 # 1. A session: handshake, data, challenge ACK, a drop, close.
 fifo stack_in 7
-BG_IN=$TMP/stack_in start_bg "$NS" tapnc "$TAPNC" -l -k 5050 --trace --explain --pcap "$TMP/session.pcapng"
+BG_IN=$TMP/stack_in start_bg "$NS" tapnc "$TAPNC" -l -k 5050 --trace --explain --pcap "$TMP/session.pcapng" \
+    --ladder --ladder-svg "$TMP/session.svg"
 TAPNC_PID=$BG_LAST
 wait_tap_up "$NS" tap0 "$HOST_IP" "$TAPNC_PID"
 fifo host_in 5
@@ -80,6 +81,16 @@ syn=$(grep -nE "^rx [0-9:.]+ $S: Flags \[S\], .*challenged" "$T" | cut -d: -f1)
 grep -E '^(rx|tx) [0-9:.]+ ARP' "$T" | grep -q '#' && { soft_fail "an ARP line has a reason"; bad=1; }
 [ $bad -eq 0 ] && pass "session: SYN, SYN-ACK, ACK, data each way, SYN challenged and the challenge ACK after it, the bad checksum dropped, both FINs: each line with its reason"
 [ $bad -eq 0 ] || show "$T"
+# The ladder (drawn at exit) carries the same reasons; the dropped segment's
+# arrow ends in x, in the text and, red, in the SVG.
+grep -qE '^ +[0-9.]+  \|-+ S seq 21 len 0 -+>\|  SYN on a synchronized connection: challenged \(RFC 5961 4\.2\)$' "$T" &&
+    grep -qE '^ +[0-9.]+  \|<-+ \. ack 21 len 0 -+\|  challenge ACK \(RFC 5961 ' "$T" &&
+    grep -qE '^ +[0-9.]+  \|-+ \. ack [0-9]+ len 0 -+x\|  dropped: TCP dropped: bad checksum$' "$T" &&
+    pass "--ladder --explain: the challenged SYN, the challenge ACK, and the dropped segment drawn -----x|" ||
+    { show "$T"; soft_fail "the text ladder lacks the reasons or the x of the drop"; }
+grep -q '<title>challenge ACK (RFC 5961 ' "$TMP/session.svg" && grep -q 'stroke="#c00" stroke-width="2"' "$TMP/session.svg" &&
+    pass "--ladder-svg --explain: reasons as tooltips, a red x for the drop" ||
+    soft_fail "the SVG lacks the reasons or the x of the drop"
 
 # 2. Through a lossy link, 200 KiB from the stack, then 200 KiB to it (one
 # at a time: tapnc ends a connection once the peer has closed its side).
