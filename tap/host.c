@@ -125,7 +125,8 @@ const char host_opts_help[] =
     "                     retransmission and congestion event (stderr)\n"
     "  --explain          say why each segment was sent, and what became of each one\n"
     "                     received, with its RFC section, on the --trace lines and\n"
-    "                     the --ladder arrows; alone, it turns --trace on\n"
+    "                     the --ladder arrows; given without --trace, --ladder\n"
+    "                     or --ladder-svg, it turns --trace on\n"
     "  --pcap FILE        write every frame in and out to FILE as pcapng, for tcpdump\n"
     "                     and Wireshark, with each segment's reason as its comment\n"
     "  --ladder           draw each connection's ladder diagram when it ends (stderr);\n"
@@ -957,7 +958,7 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     h->sigfd = -1;
     h->tap.fd = -1;
     h->app_deadline = UINT64_MAX;
-    /* --explain alone: the trace is where it speaks. */
+    /* --explain without a trace or a ladder: the trace is where it speaks. */
     if (o->explain && !o->trace && !o->ladder && !o->ladder_svg)
         h->opts.trace = true;
     if (check_opts(o, prog) < 0)
