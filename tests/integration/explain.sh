@@ -135,7 +135,7 @@ while IFS= read -r line; do
     if [[ $line == tx*"# dup ACK: out-of-order data at "* ]]; then
         nooo=$((nooo + 1))
         at=$(sed -nE 's/.*out-of-order data at ([0-9]+) \(RFC 5681 4\.2\)$/\1/p' <<<"$line")
-        [[ $prev == rx*", seq $at:"*"# out of order: queued past a gap"* ]] && okooo=$((okooo + 1))
+        [[ $prev == rx*", seq $at"[:,]*"# out of order: queued past a gap"* ]] && okooo=$((okooo + 1))
     fi
     prev=$line
 done <"$TMP/lossy_in.err"
