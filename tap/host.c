@@ -10,7 +10,6 @@
 #include "addr.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <pcap/pcap.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,7 +47,11 @@ enum {
     OPT_MAX_HALF_OPEN,
     OPT_SYNCOOKIES,
     OPT_NO_OFFLOAD,
+    OPT_EXPLAIN,
 };
+
+static void obs_flush(struct host *h);
+static void addf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* For gdb (docs/gdb/synack.py): the stack of this process.  The core has
  * no globals; this one lives on the Linux side and only points. */
@@ -78,6 +81,7 @@ const struct option host_long_opts[] = {
     {"max-half-open", required_argument, NULL, OPT_MAX_HALF_OPEN},
     {"syncookies", required_argument, NULL, OPT_SYNCOOKIES},
     {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
+    {"explain", no_argument, NULL, OPT_EXPLAIN},
     {NULL, 0, NULL, 0},
 };
 /* The apps size their tables from the count in host.h. */
@@ -126,7 +130,12 @@ const char host_opts_help[] =
     "  --trace            print every frame in and out as tcpdump -nn does (stderr)\n"
     "  --states           print every TCP state change and its cause, and every\n"
     "                     retransmission and congestion event (stderr)\n"
-    "  --pcap FILE        write every frame in and out to FILE (pcap, for tcpdump -r)\n"
+    "  --explain          say why each segment was sent, and what became of each one\n"
+    "                     received, with its RFC section, on the --trace lines and\n"
+    "                     the --ladder arrows; given without --trace, --ladder\n"
+    "                     or --ladder-svg, it turns --trace on\n"
+    "  --pcap FILE        write every frame in and out to FILE as pcapng, for tcpdump\n"
+    "                     and Wireshark, with each segment's reason as its comment\n"
     "  --ladder           draw each connection's ladder diagram when it ends (stderr);\n"
     "                     retransmissions are drawn ====>\n"
     "  --ladder-svg FILE  write the first connection's ladder diagram as SVG\n"
@@ -306,6 +315,9 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
     case OPT_TRACE:
         o->trace = true;
         return 1;
+    case OPT_EXPLAIN:
+        o->explain = true;
+        return 1;
     case OPT_STATES:
         o->states = true;
         return 1;
@@ -474,11 +486,19 @@ static void write_tap(struct host *h, const uint8_t *frame, size_t len)
     }
 }
 
+/* A frame into the stack, and out to the observers with its reason. */
+static void host_input(struct host *h, const uint8_t *frame, size_t len,
+                       const struct sk_frame_meta *m, uint64_t now)
+{
+    sk_input_meta(h->stack, frame, len, m, now);
+    obs_flush(h);
+}
+
 /* --impair: frames leave the impairment's queues through these two. */
 static void deliver_in(void *ctx, const uint8_t *frame, size_t len, uint64_t now)
 {
     struct host *h = ctx;
-    sk_input(h->stack, frame, len, now);
+    host_input(h, frame, len, NULL, now);
 }
 
 static void deliver_out(void *ctx, const uint8_t *frame, size_t len, uint64_t now)
@@ -553,49 +573,240 @@ static void tap_output(void *ctx, const uint8_t *frame, size_t len)
     write_tap(h, frame, len);
 }
 
+/* --explain, and the comments of --pcap: the core tells what became of a
+ * received frame once it is processed, after the frames its processing
+ * sent at once, but the frame's trace line and pcap record must carry it.
+ * So while reasons are asked for, what the observers put out (frames,
+ * --states lines, the ladder's notes) is held in order in a small queue
+ * and put out after each sk_input, sk_timers and sk_flush, or when the
+ * queue is full (an incoming frame then loses its reason: more than
+ * OBS_QUEUE frames sent while one was processed).  Without reasons,
+ * frames are put out at once, as before, and nothing is copied. */
+enum { OBS_FRAME, OBS_STATE, OBS_NOTE };
+
+struct obs_rec {
+    uint8_t kind, dir; /* dir: enum sk_dir, for frames */
+    uint8_t why;       /* enum sk_why, 0 for none */
+    uint32_t arg;
+    struct timeval tv;
+    uint64_t now;
+    uint8_t *buf; /* the frame, or a --states line; grown when needed, kept */
+    size_t len, cap;
+    /* STATE: a connection ended (ladder_conn_done); NOTE: ladder_note */
+    bool ladder;
+    uint32_t laddr, raddr, seq;
+    uint16_t lport, rport;
+    const char *note;
+};
+
+#define OBS_QUEUE 128
+struct host_obs {
+    struct obs_rec rec[OBS_QUEUE];
+    int n;
+    int last_in; /* the received frame waiting for its reason, or -1 */
+    /* The reason the core gave for the next TCP segment it sends; kept
+     * until one goes (an ARP request may leave between the two). */
+    uint8_t why_out;
+    uint32_t why_out_arg;
+    /* Relative sequence numbers for "at N", learnt as the trace learns
+     * them (the trace's own state with --trace). */
+    struct trace_state *rel;
+    bool rel_own;
+    /* The last received frame put out was out-of-order data at ooo_seq. */
+    bool ooo_known;
+    uint32_t ooo_seq;
+};
+
+static bool is_tcp(const uint8_t *f, size_t len)
+{
+    return len >= 14 + 20 && f[12] == 0x08 && f[13] == 0x00 && f[14 + 9] == 6;
+}
+
+/* The reason in words: "WORDS (RFC SECTION)", or "dropped: COUNTER". */
+static void why_words(struct host *h, enum sk_dir dir, const uint8_t *frame, size_t len, int why,
+                      uint32_t arg, char *out, size_t cap)
+{
+    struct host_obs *q = h->obs;
+    uint32_t rel = 0;
+    out[0] = '\0';
+    if (why == SK_WHY_RX_DROPPED)
+        snprintf(out, cap, "dropped: %s", sk_counter_desc((int)arg));
+    else if (why == SK_WHY_ACK_OOO && q->ooo_known)
+        /* The duplicate ACK says where the data that made it lies. */
+        snprintf(out, cap, "%s at %u (%s)", sk_why_text(why), q->ooo_seq, sk_why_rfc(why));
+    else if (why)
+        snprintf(out, cap, "%s (%s)", sk_why_text(why), sk_why_rfc(why));
+    if (dir == SK_DIR_IN) {
+        q->ooo_known = why == SK_WHY_RX_OOO && trace_rel_seq(q->rel, frame, len, &rel);
+        q->ooo_seq = rel;
+    }
+}
+
+/* A frame to the trace, the pcap file and the ladder, with its reason. */
+static void put_frame(struct host *h, enum sk_dir dir, const struct timeval *tv, uint64_t now,
+                      const uint8_t *frame, size_t len, int why, uint32_t arg)
+{
+    char line[1024], reason[256] = "";
+    if (h->trace)
+        trace_format(h->trace, frame, len, line, sizeof(line));
+    if (h->obs) {
+        uint32_t unused;
+        if (h->obs->rel_own) /* learn the numbers from every frame, as the trace does */
+            trace_rel_seq(h->obs->rel, frame, len, &unused);
+        why_words(h, dir, frame, len, why, arg, reason, sizeof(reason));
+    }
+    bool explain = h->opts.explain && reason[0];
+    if (h->trace) {
+        char ts[32];
+        trace_timestamp(ts, tv->tv_sec, tv->tv_usec);
+        /* Our mark, then the line as tcpdump prints it, then why. */
+        fprintf(stderr, "%s %s %s%s%s\n", dir == SK_DIR_IN ? "rx" : "tx", ts, line,
+                explain ? "  # " : "", explain ? reason : "");
+    }
+    if (h->pcapng.f)
+        pcapng_write(&h->pcapng, (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec,
+                     dir == SK_DIR_IN, frame, len, reason);
+    if (h->ladder) {
+        ladder_frame(h->ladder, frame, len, now);
+        if (explain)
+            ladder_explain(h->ladder, reason, why == SK_WHY_RX_DROPPED);
+    }
+}
+
+/* Puts out what the queue holds, in order. */
+static void obs_flush(struct host *h)
+{
+    struct host_obs *q = h->obs;
+    if (!q)
+        return;
+    for (int i = 0; i < q->n; i++) {
+        struct obs_rec *r = &q->rec[i];
+        if (r->kind == OBS_FRAME)
+            put_frame(h, (enum sk_dir)r->dir, &r->tv, r->now, r->buf, r->len, r->why, r->arg);
+        else if (r->len)
+            fwrite(r->buf, 1, r->len, stderr);
+        if (r->kind == OBS_STATE && r->ladder)
+            ladder_conn_done(h->ladder, r->laddr, r->lport, r->raddr, r->rport);
+        if (r->kind == OBS_NOTE && r->ladder)
+            ladder_note(h->ladder, r->laddr, r->lport, r->raddr, r->rport, r->seq, r->note);
+    }
+    q->n = 0;
+    q->last_in = -1;
+}
+
+/* The next record, room for need bytes; NULL (not recorded) without memory. */
+static struct obs_rec *obs_push(struct host *h, int kind, size_t need)
+{
+    struct host_obs *q = h->obs;
+    if (q->n == OBS_QUEUE)
+        obs_flush(h);
+    struct obs_rec *r = &q->rec[q->n];
+    if (r->cap < need) {
+        uint8_t *b = realloc(r->buf, need);
+        if (!b)
+            return NULL;
+        r->buf = b;
+        r->cap = need;
+    }
+    q->n++;
+    r->kind = (uint8_t)kind;
+    r->why = 0;
+    r->arg = 0;
+    r->len = 0;
+    r->ladder = false;
+    return r;
+}
+
 static void observe_frame(void *ctx, enum sk_dir dir, const uint8_t *frame, size_t len,
                           uint64_t now)
 {
     struct host *h = ctx;
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    if (h->trace) {
-        char line[1024], ts[32];
-        trace_format(h->trace, frame, len, line, sizeof(line));
-        trace_timestamp(ts, tv.tv_sec, tv.tv_usec);
-        /* Our mark, then the line as tcpdump prints it. */
-        fprintf(stderr, "%s %s %s\n", dir == SK_DIR_IN ? "rx" : "tx", ts, line);
+    struct host_obs *q = h->obs;
+    if (!q) {
+        put_frame(h, dir, &tv, now, frame, len, 0, 0);
+        return;
     }
-    if (h->pcap_dumper) {
-        struct pcap_pkthdr ph = {.ts = tv, .caplen = (bpf_u_int32)len, .len = (bpf_u_int32)len};
-        /* The write error comes from pcap_dump's buffered fwrite; its
-         * errno (ENOSPC...) is kept for the message, fflush's would not say. */
-        errno = 0;
-        pcap_dump(h->pcap_dumper, &ph, frame);
-        if (!h->pcap_errno && ferror(pcap_dump_file(h->pcap_dumper)))
-            h->pcap_errno = errno ? errno : EIO;
+    struct obs_rec *r = obs_push(h, OBS_FRAME, len);
+    if (!r)
+        return;
+    memcpy(r->buf, frame, len);
+    r->len = len;
+    r->dir = (uint8_t)dir;
+    r->tv = tv;
+    r->now = now;
+    if (dir == SK_DIR_IN) {
+        q->last_in = q->n - 1;
+    } else if (q->why_out && is_tcp(frame, len)) {
+        r->why = q->why_out;
+        r->arg = q->why_out_arg;
+        q->why_out = 0;
     }
-    if (h->ladder)
-        ladder_frame(h->ladder, frame, len, now);
+}
+
+static void observe_why(void *ctx, enum sk_dir dir, int why, uint32_t arg, uint64_t now)
+{
+    struct host *h = ctx;
+    struct host_obs *q = h->obs;
+    (void)now;
+    if (dir == SK_DIR_OUT) {
+        q->why_out = (uint8_t)why;
+        q->why_out_arg = arg;
+    } else if (q->last_in >= 0) {
+        q->rec[q->last_in].why = (uint8_t)why;
+        q->rec[q->last_in].arg = arg;
+    }
+}
+
+/* A --states line: printed now, or queued behind the frames before it. */
+static struct obs_rec *states_line(struct host *h, const char *line)
+{
+    size_t n = strlen(line);
+    if (!h->obs) {
+        fputs(line, stderr);
+        return NULL;
+    }
+    struct obs_rec *r = obs_push(h, OBS_STATE, n + 1);
+    if (r) {
+        memcpy(r->buf, line, n);
+        r->len = n;
+    }
+    return r;
 }
 
 static void observe_state(void *ctx, const struct sk_state_change *ch, uint64_t now)
 {
     struct host *h = ctx;
     (void)now;
+    char line[256] = "";
     if (h->opts.states) {
         char a[16], b[16];
         if (ch->rport)
-            fprintf(stderr, "%s:%u %s:%u %s -> %s", ip_str(ch->laddr, a), ch->lport,
-                    ip_str(ch->raddr, b), ch->rport, sk_state_name(ch->from),
-                    sk_state_name(ch->to));
+            addf(line, sizeof(line), "%s:%u %s:%u %s -> %s", ip_str(ch->laddr, a), ch->lport,
+                 ip_str(ch->raddr, b), ch->rport, sk_state_name(ch->from), sk_state_name(ch->to));
         else
-            fprintf(stderr, "%s:%u *:* %s -> %s", ip_str(ch->laddr, a), ch->lport,
-                    sk_state_name(ch->from), sk_state_name(ch->to));
-        fprintf(stderr, ch->cause[0] ? " (%s)\n" : "\n", ch->cause);
+            addf(line, sizeof(line), "%s:%u *:* %s -> %s", ip_str(ch->laddr, a), ch->lport,
+                 sk_state_name(ch->from), sk_state_name(ch->to));
+        if (ch->cause[0])
+            addf(line, sizeof(line), " (%s)", ch->cause);
+        addf(line, sizeof(line), "\n");
     }
-    if (h->ladder && (ch->to == SK_CLOSED || ch->to == SK_TIME_WAIT))
-        ladder_conn_done(h->ladder, ch->laddr, ch->lport, ch->raddr, ch->rport);
+    bool done = h->ladder && (ch->to == SK_CLOSED || ch->to == SK_TIME_WAIT);
+    if (!h->obs) {
+        fputs(line, stderr);
+        if (done)
+            ladder_conn_done(h->ladder, ch->laddr, ch->lport, ch->raddr, ch->rport);
+        return;
+    }
+    struct obs_rec *r = states_line(h, line);
+    if (r && done) {
+        r->ladder = true;
+        r->laddr = ch->laddr;
+        r->lport = ch->lport;
+        r->raddr = ch->raddr;
+        r->rport = ch->rport;
+    }
 }
 
 /* A note of the core (loss recovery, probes): one line for --states, and
@@ -607,32 +818,50 @@ static void observe_note(void *ctx, const struct sk_tcp_note *n, uint64_t now)
     (void)now;
     bool segment = n->kind == SK_NOTE_RTX_RECOVERY || n->kind == SK_NOTE_RTX_LOSS ||
                    n->kind == SK_NOTE_TLP || n->kind == SK_NOTE_KEEPALIVE;
+    char line[256] = "";
     if (h->opts.states) {
         struct sk_conn_info i;
         sk_conn_info(n->conn, &i);
         uint32_t seq = n->seq - i.iss, end = n->end - i.iss;
         char a[16], b[16], range[32];
         /* A state change reads "A B FROM -> TO (cause)"; a note "A B * what ...". */
-        fprintf(stderr, "%s:%u %s:%u * %s", ip_str(n->laddr, a), n->lport, ip_str(n->raddr, b),
-                n->rport, sk_note_name(n->kind));
+        addf(line, sizeof(line), "%s:%u %s:%u * %s", ip_str(n->laddr, a), n->lport,
+             ip_str(n->raddr, b), n->rport, sk_note_name(n->kind));
         if (seq == end)
             snprintf(range, sizeof(range), "%u", seq);
         else
             snprintf(range, sizeof(range), "%u:%u", seq, end);
-        if (segment)
-            fprintf(stderr, " seq %s", range);
-        else /* the events: what was in flight, from SND.UNA to the highest sent */
-            fprintf(stderr, " (in flight %s)", range);
-        if (!segment) {
-            fprintf(stderr, " cwnd %u", n->cwnd);
+        if (segment) {
+            addf(line, sizeof(line), " seq %s", range);
+        } else { /* the events: what was in flight, from SND.UNA to the highest sent */
+            addf(line, sizeof(line), " (in flight %s) cwnd %u", range, n->cwnd);
             if (n->ssthresh != UINT32_MAX)
-                fprintf(stderr, " ssthresh %u", n->ssthresh);
+                addf(line, sizeof(line), " ssthresh %u", n->ssthresh);
         }
-        fputc('\n', stderr);
+        addf(line, sizeof(line), "\n");
     }
-    if (h->ladder && segment)
-        ladder_note(h->ladder, n->laddr, n->lport, n->raddr, n->rport, n->seq,
-                    sk_note_name(n->kind));
+    bool note = h->ladder && segment;
+    if (!h->obs) {
+        fputs(line, stderr);
+        if (note)
+            ladder_note(h->ladder, n->laddr, n->lport, n->raddr, n->rport, n->seq,
+                        sk_note_name(n->kind));
+        return;
+    }
+    struct obs_rec *r = obs_push(h, OBS_NOTE, strlen(line) + 1);
+    if (!r)
+        return;
+    r->len = strlen(line);
+    memcpy(r->buf, line, r->len);
+    if (note) {
+        r->ladder = true;
+        r->laddr = n->laddr;
+        r->lport = n->lport;
+        r->raddr = n->raddr;
+        r->rport = n->rport;
+        r->seq = n->seq;
+        r->note = sk_note_name(n->kind);
+    }
 }
 
 static int observers_up(struct host *h, struct sk_config *cfg)
@@ -641,7 +870,6 @@ static int observers_up(struct host *h, struct sk_config *cfg)
     if (o->trace && !(h->trace = calloc(1, sizeof(*h->trace))))
         return -1;
     if (o->pcap) {
-        h->pcap = pcap_open_dead(DLT_EN10MB, 65535);
         /* Opened here, so the message is strerror's alone ("-" is stdout,
          * as for tcpdump -w). */
         FILE *f = strcmp(o->pcap, "-") == 0 ? stdout : fopen(o->pcap, "wb");
@@ -650,22 +878,12 @@ static int observers_up(struct host *h, struct sk_config *cfg)
                     strerror(errno));
             return -1;
         }
-        h->pcap_dumper = h->pcap ? pcap_dump_fopen(h->pcap, f) : NULL;
-        if (!h->pcap_dumper) {
-            if (f != stdout)
-                fclose(f);
+        /* The headers now, so a file that takes nothing (/dev/full) fails
+         * here, before the run, rather than at the first frame. */
+        if (pcapng_open(&h->pcapng, f, h->tap.name, h->prog) < 0) {
             fprintf(stderr, "%s: cannot write the pcap file %s: %s\n", h->prog, o->pcap,
-                    h->pcap ? pcap_geterr(h->pcap) : "out of memory");
-            return -1;
-        }
-        /* The file header now, so a file that takes nothing (/dev/full)
-         * fails here, before the run, rather than at the first frame. */
-        errno = 0;
-        if (pcap_dump_flush(h->pcap_dumper) < 0 || ferror(pcap_dump_file(h->pcap_dumper))) {
-            fprintf(stderr, "%s: cannot write the pcap file %s: %s\n", h->prog, o->pcap,
-                    strerror(errno ? errno : EIO));
-            pcap_dump_close(h->pcap_dumper); /* told once: not again at host_down */
-            h->pcap_dumper = NULL;
+                    strerror(h->pcapng.err));
+            pcapng_close(&h->pcapng); /* told once: not again at host_down */
             return -1;
         }
     }
@@ -685,7 +903,20 @@ static int observers_up(struct host *h, struct sk_config *cfg)
         }
         ladder_init(h->ladder, o->ladder ? stderr : NULL, svg);
     }
-    if (h->trace || h->pcap_dumper || h->ladder)
+    /* Reasons: for --explain, and for the comments of the pcap file. */
+    if (o->explain || h->pcapng.f) {
+        if (!(h->obs = calloc(1, sizeof(*h->obs))))
+            return -1;
+        h->obs->last_in = -1;
+        h->obs->rel = h->trace;
+        if (!h->obs->rel) {
+            if (!(h->obs->rel = calloc(1, sizeof(*h->obs->rel))))
+                return -1;
+            h->obs->rel_own = true;
+        }
+        cfg->on_why = observe_why;
+    }
+    if (h->trace || h->pcapng.f || h->ladder)
         cfg->on_frame = observe_frame;
     if (o->states || h->ladder) {
         cfg->on_state = observe_state;
@@ -712,20 +943,17 @@ static bool observer_failed(struct host *h, bool *told, const char *what, const 
  * exit status then says the capture is incomplete (host_down). */
 static void check_pcap(struct host *h, bool running)
 {
-    errno = 0;
-    if (!h->pcap_errno && pcap_dump_flush(h->pcap_dumper) == 0 &&
-        !ferror(pcap_dump_file(h->pcap_dumper)))
+    if (pcapng_flush(&h->pcapng) == 0)
         return;
-    int e = h->pcap_errno ? h->pcap_errno : errno ? errno : EIO;
-    if (observer_failed(h, &h->pcap_failed, "pcap file", h->opts.pcap, e) && running)
+    if (observer_failed(h, &h->pcap_failed, "pcap file", h->opts.pcap, h->pcapng.err) && running)
         fprintf(stderr, "%s: the capture stops here; the run goes on\n", h->prog);
-    pcap_dump_close(h->pcap_dumper);
-    h->pcap_dumper = NULL;
+    pcapng_close(&h->pcapng);
 }
 
 /* 1 if an observer's file could not be written whole. */
 static int observers_down(struct host *h)
 {
+    obs_flush(h);
     if (h->ladder) {
         if (ladder_finish(h->ladder) < 0)
             observer_failed(h, &h->svg_failed, "ladder SVG", h->opts.ladder_svg,
@@ -733,15 +961,19 @@ static int observers_down(struct host *h)
         free(h->ladder);
         h->ladder = NULL;
     }
-    if (h->pcap_dumper) {
-        /* pcap_dump_close returns nothing: flush and check before it. */
+    if (h->pcapng.f) {
         check_pcap(h, false);
-        if (h->pcap_dumper)
-            pcap_dump_close(h->pcap_dumper);
+        if (h->pcapng.f && pcapng_close(&h->pcapng) < 0)
+            observer_failed(h, &h->pcap_failed, "pcap file", h->opts.pcap, h->pcapng.err);
     }
-    if (h->pcap)
-        pcap_close(h->pcap);
-    h->pcap = h->pcap_dumper = NULL;
+    if (h->obs) {
+        for (int i = 0; i < OBS_QUEUE; i++)
+            free(h->obs->rec[i].buf);
+        if (h->obs->rel_own)
+            free(h->obs->rel);
+        free(h->obs);
+        h->obs = NULL;
+    }
     free(h->trace);
     h->trace = NULL;
     return h->pcap_failed || h->svg_failed ? 1 : 0;
@@ -789,6 +1021,9 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     h->sigfd = -1;
     h->tap.fd = -1;
     h->app_deadline = UINT64_MAX;
+    /* --explain without a trace or a ladder: the trace is where it speaks. */
+    if (o->explain && !o->trace && !o->ladder && !o->ladder_svg)
+        h->opts.trace = true;
     if (check_opts(o, prog) < 0)
         return -1;
     /* Offloads unless switched off, or --impair, whose queues keep bare
@@ -993,7 +1228,6 @@ static const char *ss_state(int st)
 }
 
 /* Appends to a line of at most cap bytes. */
-static void addf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void addf(char *buf, size_t cap, const char *fmt, ...)
 {
     size_t n = strlen(buf);
@@ -1111,8 +1345,7 @@ static void read_tap(struct host *h)
                 h->rx_vnet_bad++;
                 continue;
             }
-            sk_input_meta(h->stack, buf + TAP_VNET_HDR_LEN, (size_t)n - TAP_VNET_HDR_LEN, &m,
-                          host_now());
+            host_input(h, buf + TAP_VNET_HDR_LEN, (size_t)n - TAP_VNET_HDR_LEN, &m, host_now());
             continue;
         }
         if (n > 0 && h->impair_in) {
@@ -1122,7 +1355,7 @@ static void read_tap(struct host *h)
             continue;
         }
         if (n > 0) {
-            sk_input(h->stack, buf, (size_t)n, host_now());
+            host_input(h, buf, (size_t)n, NULL, host_now());
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -1199,6 +1432,7 @@ int host_run(struct host *h)
     struct pollfd pfd[HOST_MAX_WATCH + 2];
     /* Whatever the app did before the loop (listen, connect) goes out now. */
     sk_flush(h->stack, host_now());
+    obs_flush(h);
     if (h->impair_out)
         impair_pop_due(h->impair_out, IMPAIR_OUT, host_now(), deliver_out, h);
     while (!h->stop) {
@@ -1254,6 +1488,7 @@ int host_run(struct host *h)
         if (h->impair_in)
             impair_pop_due(h->impair_in, IMPAIR_IN, now, deliver_in, h);
         sk_timers(h->stack, now);
+        obs_flush(h);
         dispatch_events(h);
         /* App fds: the watch list may change in callbacks, so match by fd. */
         for (int i = 0; r > 0 && i < nw && !h->stop; i++) {
@@ -1270,6 +1505,7 @@ int host_run(struct host *h)
             h->on_tick(h, now);
         dispatch_events(h);
         sk_flush(h->stack, host_now());
+        obs_flush(h);
         if (h->impair_out)
             impair_pop_due(h->impair_out, IMPAIR_OUT, host_now(), deliver_out, h);
         if (h->ladder) {
@@ -1278,12 +1514,13 @@ int host_run(struct host *h)
                 observer_failed(h, &h->svg_failed, "ladder SVG", h->opts.ladder_svg,
                                 h->ladder->svg_errno);
         }
-        if (h->pcap_dumper)
+        if (h->pcapng.f)
             check_pcap(h, true);
         limits_check(&h->limits, sk_counters(h->stack), stderr, h->prog);
     }
     if (!h->tap_gone)
         sk_flush(h->stack, host_now());
+    obs_flush(h);
     limits_check(&h->limits, sk_counters(h->stack), stderr, h->prog);
     /* What the link still holds of ours leaves now, delay or not: the last
      * ACK of a close is not lost to the exit. */

@@ -11,6 +11,7 @@
 #include "impair.h"
 #include "ladder.h"
 #include "limit_notes.h"
+#include "pcapng.h"
 #include "synack.h"
 #include "tap.h"
 #include "trace.h"
@@ -25,6 +26,7 @@ struct host_opts {
     bool trace;             /* --trace: tcpdump-format line per frame, on stderr */
     bool states;            /* --states: every TCP state change, on stderr */
     bool ladder;            /* --ladder: a ladder diagram per connection, on stderr */
+    bool explain;           /* --explain: why each segment was sent, what became of each one received */
     const char *pcap;       /* --pcap FILE */
     const char *ladder_svg; /* --ladder-svg FILE */
     /* A bad link (docs/impair.md): */
@@ -50,7 +52,7 @@ struct host_opts {
  * HOST_N_LONG_OPTS of them, then the {NULL} that ends the table: an app
  * makes room for them and its own (host.c checks the count). */
 #define HOST_OPT_BASE    1000
-#define HOST_N_LONG_OPTS 23
+#define HOST_N_LONG_OPTS 24
 extern const struct option host_long_opts[];
 extern const char host_opts_help[];
 void host_opts_init(struct host_opts *o);
@@ -101,15 +103,17 @@ struct host {
     int nwatch;
     /* Observers. */
     struct trace_state *trace;
-    void *pcap, *pcap_dumper; /* pcap_t *, pcap_dumper_t * */
+    struct pcapng pcapng; /* --pcap; its f is NULL when off or failed */
     struct ladder *ladder;
+    /* Reasons asked for (--explain, --pcap): what the observers put out,
+     * held until the reason of a received frame is known (host.c). */
+    struct host_obs *obs;
     /* --impair: the owner, and per direction the same pointer or NULL when
      * that direction is not impaired (the hot path's only test). */
     struct impair *impair, *impair_in, *impair_out;
     /* The first write error of --pcap, of --ladder-svg, was told: the run
      * goes on without it, and ends non-zero (host_down). */
     bool pcap_failed, svg_failed;
-    int pcap_errno; /* the first write error of the pcap file, or 0 */
     struct limits limits;
 };
 

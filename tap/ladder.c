@@ -44,6 +44,7 @@ static struct ladder_conn *find(struct ladder *l, uint32_t sa, uint16_t sp, uint
 
 void ladder_frame(struct ladder *l, const uint8_t *f, size_t len, uint64_t now_us)
 {
+    l->last = NULL;
     if (len < 14 + 20 + 20 || be16(f + 12) != 0x0800)
         return;
     const uint8_t *ip = f + 14;
@@ -85,7 +86,11 @@ void ladder_frame(struct ladder *l, const uint8_t *f, size_t len, uint64_t now_u
     }
     uint32_t seq = be32(t + 4), ack = be32(t + 8);
     int me = right ? 1 : 0;
-    if (flags & 0x02) {
+    /* The first SYN of a side gives its ISN; a later one elsewhere (a SYN
+     * sent into the connection, RFC 5961 4.2) moves neither the ISN nor
+     * the highest sequence sent. */
+    bool syn_into = (flags & 0x02) && c->isn_known[me] && seq != c->isn[me];
+    if ((flags & 0x02) && !c->isn_known[me]) {
         c->isn[me] = seq;
         c->isn_known[me] = true;
     }
@@ -96,7 +101,7 @@ void ladder_frame(struct ladder *l, const uint8_t *f, size_t len, uint64_t now_u
      * an original that a later segment overtook on the link looks the
      * same. */
     uint32_t data = (uint32_t)(tot - ihl - hlen);
-    uint32_t space = data + ((flags & 0x02) ? 1 : 0) + ((flags & 0x01) ? 1 : 0);
+    uint32_t space = data + ((flags & 0x02) && !syn_into ? 1 : 0) + ((flags & 0x01) ? 1 : 0);
     bool rtx = false;
     if (space) {
         rtx = c->hi_known[me] && (int32_t)(seq - c->hi[me]) < 0;
@@ -118,6 +123,17 @@ void ladder_frame(struct ladder *l, const uint8_t *f, size_t len, uint64_t now_u
     s->win = be16(t + 14);
     s->rtx = rtx;
     s->why = NULL;
+    s->explain[0] = '\0';
+    s->dropped = false;
+    l->last = s;
+}
+
+void ladder_explain(struct ladder *l, const char *why, bool dropped)
+{
+    if (!l->last)
+        return;
+    snprintf(l->last->explain, sizeof(l->last->explain), "%s", why);
+    l->last->dropped = dropped;
 }
 
 void ladder_note(struct ladder *l, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
@@ -202,12 +218,16 @@ void ladder_write_text(const struct ladder_conn *c, FILE *f)
         line[at - 1] = ' ';
         memcpy(line + at, lab, ll);
         line[at + ll] = ' ';
+        /* The arrowhead, or an x where a segment the stack dropped ended. */
         if (s->right)
-            line[0] = '<';
+            line[0] = s->dropped ? 'x' : '<';
         else
-            line[LADDER_WIDTH - 1] = '>';
+            line[LADDER_WIDTH - 1] = s->dropped ? 'x' : '>';
         /* What it is, beside the ladder where the label has no room. */
-        const char *why = s->why ? s->why : s->rtx ? "retransmission" : NULL;
+        const char *why = s->explain[0] ? s->explain
+                          : s->why      ? s->why
+                          : s->rtx      ? "retransmission"
+                                        : NULL;
         fprintf(f, "%10.3f  |%s|%s%s\n", (double)(s->t_us - t0) / 1000.0, line, why ? "  " : "",
                 why ? why : "");
     }
@@ -268,15 +288,28 @@ int ladder_write_svg_to(const struct ladder_conn *c, FILE *f)
                              : (s->flags & 0x04) ? "#c00"
                              : (s->flags & 0x03) ? "#06c"
                                                  : "#222";
-        fprintf(
-            f,
-            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1.5\"%s "
-            "marker-end=\"url(#arrow)\"/>\n",
-            x1, y, x2, y + step - 12, colour, s->rtx ? " stroke-dasharray=\"6,3\"" : "");
+        /* --explain: the reason as the arrow's tooltip too. */
+        fputs("<g>", f);
+        if (s->explain[0]) {
+            fputs("<title>", f);
+            svg_escape(f, s->explain);
+            fputs("</title>", f);
+        }
+        int y2 = y + step - 12;
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1.5\"%s "
+                "%s/>\n",
+                x1, y, x2, y2, colour, s->rtx ? " stroke-dasharray=\"6,3\"" : "",
+                s->dropped ? "" : "marker-end=\"url(#arrow)\"");
+        if (s->dropped) /* a red x where the stack dropped it */
+            fprintf(f,
+                    "<path d=\"M%d,%d l10,10 m0,-10 l-10,10\" stroke=\"#c00\" "
+                    "stroke-width=\"2\"/>\n",
+                    x2 - 5, y2 - 5);
         char lab[128];
         label(s, lab, sizeof(lab));
         const char *why = s->why ? s->why : s->rtx ? "retransmission" : NULL;
-        if (why)
+        if (why && !s->explain[0])
             snprintf(lab + strlen(lab), sizeof(lab) - strlen(lab), " (%s)", why);
         /* The label sits on its arrow over a white box (monospace 12 px is
          * about 7.2 px a character). */
@@ -290,6 +323,20 @@ int ladder_write_svg_to(const struct ladder_conn *c, FILE *f)
             f,
             "</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#666\">%.3f ms</text>\n",
             xl - 12, y + 4, (double)(s->t_us - t0) / 1000.0);
+        if (s->explain[0]) {
+            /* The reason in small print under the label (10 px monospace,
+             * about 6 px a character). */
+            int ew = (int)(strlen(s->explain) * 6.0) + 8;
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"12\" fill=\"white\"/>\n",
+                    (xl + xr) / 2 - ew / 2, y + 20, ew);
+            fprintf(f,
+                    "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\" "
+                    "fill=\"%s\">",
+                    (xl + xr) / 2, y + 29, s->dropped ? "#c00" : "#555");
+            svg_escape(f, s->explain);
+            fputs("</text>\n", f);
+        }
+        fputs("</g>\n", f);
     }
     fprintf(f, "</svg>\n");
     return fflush(f) == 0 && !ferror(f) ? 0 : -1;
@@ -311,6 +358,7 @@ static void draw(struct ladder *l, struct ladder_conn *c)
     }
     free(c->segs);
     memset(c, 0, sizeof(*c));
+    l->last = NULL;
 }
 
 void ladder_flush(struct ladder *l)

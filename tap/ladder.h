@@ -27,6 +27,9 @@ struct ladder_seg {
     /* Why the stack sent it, from its notes (ladder_note), or NULL:
      * "fast retransmit", "RTO retransmit", "tail loss probe", ... */
     const char *why;
+    /* --explain: the stack's reason for it, or what became of it */
+    char explain[120];
+    bool dropped; /* the stack received it and dropped it: drawn x */
 };
 
 struct ladder_conn {
@@ -46,6 +49,7 @@ struct ladder {
     FILE *text; /* where text ladders go, or NULL */
     FILE *svg;  /* for the SVG of the first connection, or NULL; the ladder closes it */
     bool svg_written;
+    struct ladder_seg *last; /* what the last ladder_frame recorded, or NULL */
     int svg_errno; /* the first write error of the SVG, or 0 */
 };
 
@@ -59,6 +63,9 @@ void ladder_frame(struct ladder *l, const uint8_t *frame, size_t len, uint64_t n
  * ladder). */
 void ladder_note(struct ladder *l, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
                  uint32_t seq, const char *why);
+/* --explain: the reason of the segment the last ladder_frame recorded (if
+ * it did), written beside its arrow; dropped marks one the stack dropped. */
+void ladder_explain(struct ladder *l, const char *why, bool dropped);
 /* A connection reached CLOSED or TIME_WAIT: draw it at the next ladder_flush. */
 void ladder_conn_done(struct ladder *l, uint32_t laddr, uint16_t lport, uint32_t raddr,
                       uint16_t rport);

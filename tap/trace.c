@@ -345,6 +345,29 @@ size_t trace_format(struct trace_state *ts, const uint8_t *f, size_t len, char *
     return o.len < outlen ? o.len : (outlen ? outlen - 1 : 0);
 }
 
+bool trace_rel_seq(struct trace_state *ts, const uint8_t *f, size_t len, uint32_t *seq)
+{
+    if (len < 14 + 20 || be16(f + 12) != 0x0800)
+        return false;
+    const uint8_t *ip = f + 14;
+    size_t ihl = (size_t)(ip[0] & 15) * 4, tot = be16(ip + 2);
+    if ((ip[0] >> 4) != 4 || ip[9] != 6 || ihl < 20 || tot < ihl + 20 || tot > len - 14 ||
+        (be16(ip + 6) & 0x1fff))
+        return false;
+    const uint8_t *p = ip + ihl;
+    if (!(p[13] & 0x10))
+        return false;
+    int src;
+    struct trace_conv *c = conv_of(ts, be32(ip + 12), be16(p), be32(ip + 16), be16(p + 2), &src);
+    if (!c->used || (p[13] & 0x02)) { /* learnt as tcp_line learns */
+        c->used = 1;
+        c->base[src] = be32(p + 4);
+        c->base[!src] = be32(p + 8) - 1;
+    }
+    *seq = be32(p + 4) - c->base[src];
+    return true;
+}
+
 void trace_timestamp(char out[32], int64_t sec, int64_t usec)
 {
     time_t t = (time_t)sec;

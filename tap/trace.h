@@ -3,6 +3,7 @@
 #ifndef TAP_TRACE_H
 #define TAP_TRACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,10 @@ struct trace_state {
  * returns its length. */
 size_t trace_format(struct trace_state *ts, const uint8_t *frame, size_t len, char *out,
                     size_t outlen);
+/* The relative sequence number of a TCP segment with ACK, as the trace
+ * prints it (call it after trace_format of the same frame, or alone: it
+ * learns the numbers as trace_format does); false for other frames. */
+bool trace_rel_seq(struct trace_state *ts, const uint8_t *frame, size_t len, uint32_t *seq);
 /* "18:31:02.123456", tcpdump's default timestamp, from wall-clock time. */
 void trace_timestamp(char out[32], int64_t sec, int64_t usec);
 
