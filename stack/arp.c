@@ -278,6 +278,9 @@ void arp_output(struct sk_stack *s, uint32_t ip, uint8_t *frame, size_t len)
      * segments are resent when they are found lost. */
     struct sk_frame_meta m = s->tx_meta;
     s->tx_meta = (struct sk_frame_meta){0};
+    /* Its --explain reason stays behind too: the ARP request built next
+     * must not take it. */
+    s->why_out = 0;
     if (m.csum == SK_CSUM_PARTIAL && !m.gso_size)
         csum_complete(frame, len, &m);
     int32_t slot = e->npending < s->cfg.arp_pending && !m.gso_size && len <= s->arp.pool_slot

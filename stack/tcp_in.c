@@ -406,6 +406,7 @@ static void syn_sent_input(struct sk_tcb *c, struct tcp_seg *g)
         if (ack_ok) {
             s->ctr.tcp_rst_received++;
             s->ctr.tcp_failed_opens++;
+            sk_why_in(s, SK_WHY_RX_REFUSED, g->seq);
             tcb_close(c, SK_ECONNREFUSED);
         } else {
             s->ctr.drop_tcp_rst_ignored++;
@@ -647,6 +648,11 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
         if (g->len && seq_leq(g->seq + g->len, c->rcv_nxt)) {
             s->ctr.tcp_dup_segments++;
             tcp_rcv_duplicate(c, g->seq, g->seq + g->len);
+        } else if ((g->flags & (TCP_SYN | TCP_RST)) == TCP_SYN) {
+            /* RFC 5961 4.2: a SYN gets a challenge ACK "irrespective of the
+             * sequence number", outside the window too. */
+            sk_why_in(s, SK_WHY_RX_SYN_CHALLENGED, g->seq);
+            tcp_challenge_ack(c);
         } else {
             sk_why_in(s, SK_WHY_RX_UNACCEPTABLE, g->seq);
             oow_ack(c, g, SK_WHY_ACK_UNACCEPTABLE);
@@ -763,16 +769,20 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
     switch (c->state) {
     case SK_FIN_WAIT_1:
         if (our_fin_acked(c)) {
+            sk_why_in(s, SK_WHY_RX_FIN_ACKED, g->ack);
             tcp_set_state(c, SK_FIN_WAIT_2);
             tcb_orphan_timeout(c);
         }
         break;
     case SK_CLOSING:
-        if (our_fin_acked(c))
+        if (our_fin_acked(c)) {
+            sk_why_in(s, SK_WHY_RX_FIN_ACKED, g->ack);
             enter_time_wait(c);
+        }
         break;
     case SK_LAST_ACK:
         if (our_fin_acked(c)) {
+            sk_why_in(s, SK_WHY_RX_FIN_ACKED, g->ack);
             tcb_close(c, 0);
             return;
         }
@@ -782,6 +792,10 @@ static void other_input(struct sk_tcb *c, struct tcp_seg *g)
     }
 
     other_text_and_fin(c, g);
+    /* Data cut to the window (or its old part cut off) and the rest taken:
+     * --explain says so rather than plain delivery. */
+    if (g->len && g->len < had_data && s->why_in == SK_WHY_RX_DATA)
+        sk_why_in(s, SK_WHY_RX_TRIMMED, g->seq);
 }
 
 void tcp_input(struct sk_stack *s, const struct ipv4_hdr *ih, const uint8_t *p, size_t len)

@@ -194,6 +194,9 @@ struct sk_tcp_note {
     X(RX_DUPACK, "duplicate ACK", "RFC 5681 2")                                                    \
     X(RX_FIN, "FIN: the peer closed its side", "RFC 9293 3.10.7.4")                                \
     X(RX_RST, "RST at RCV.NXT: connection reset", "RFC 5961 3.2")                                  \
+    X(RX_REFUSED, "RST answering our SYN: connection refused", "RFC 9293 3.10.7.3")                \
+    X(RX_TRIMMED, "partly outside the window: trimmed, the rest taken", "RFC 9293 3.10.7.4")       \
+    X(RX_FIN_ACKED, "ACK of our FIN", "RFC 9293 3.10.7.4")                                         \
     X(RX_RST_CHALLENGED, "RST in the window but not at RCV.NXT: challenged", "RFC 5961 3.2")       \
     X(RX_SYN_CHALLENGED, "SYN on a synchronized connection: challenged", "RFC 5961 4.2")           \
     X(RX_UNACCEPTABLE, "not acceptable: outside the window", "RFC 9293 3.10.7.4")                  \

@@ -119,11 +119,14 @@ START_TEST(handshake_reasons)
     ck_assert_int_eq(only(SK_DIR_IN), SK_WHY_RX_FIN);
     h_flush(f.h);
     ck_assert_int_eq(only(SK_DIR_OUT), SK_WHY_ACK_FIN);
-    /* Our FIN. */
+    /* Our FIN, and its ACK. */
     clear(&f);
     sk_close(f.c);
     h_flush(f.h);
     ck_assert_int_eq(only(SK_DIR_OUT), SK_WHY_FIN);
+    clear(&f);
+    fx_ack(&f, f.iss + 7);
+    ck_assert_int_eq(only(SK_DIR_IN), SK_WHY_RX_FIN_ACKED);
     fx_free(&f);
 }
 END_TEST
@@ -162,10 +165,21 @@ START_TEST(receiver_reasons)
     ck_assert_int_eq(only(SK_DIR_IN), SK_WHY_RX_SYN_CHALLENGED);
     h_flush(f.h);
     ck_assert_int_eq(only(SK_DIR_OUT), SK_WHY_ACK_CHALLENGE);
+    /* A SYN far outside the window: challenged all the same (RFC 5961
+     * 4.2, "irrespective of the sequence number"). */
+    h_advance(f.h, 1000000);
+    clear(&f);
+    fx_seg_at(&f, base - 100000, 0, TCP_SYN, NULL, 0);
+    ck_assert_int_eq(only(SK_DIR_IN), SK_WHY_RX_SYN_CHALLENGED);
+    /* Data half old, half new: the old half trimmed, the rest taken. */
+    h_advance(f.h, 1000000);
+    clear(&f);
+    fx_seg_at(&f, base + 150, f.pack, TCP_ACK, d, 100);
+    ck_assert_int_eq(only(SK_DIR_IN), SK_WHY_RX_TRIMMED);
     /* A RST in the window but not at RCV.NXT: challenged too. */
     h_advance(f.h, 1000000);
     clear(&f);
-    fx_seg_at(&f, base + 250, 0, TCP_RST, NULL, 0);
+    fx_seg_at(&f, base + 300, 0, TCP_RST, NULL, 0);
     ck_assert_int_eq(only(SK_DIR_IN), SK_WHY_RX_RST_CHALLENGED);
     sk_abort(f.c);
     fx_free(&f);
@@ -194,6 +208,20 @@ START_TEST(drops_and_closed_port)
     ck_assert_str_eq(sk_why_rfc(SK_WHY_ACK_OOO), "RFC 5681 4.2");
     ck_assert_str_eq(sk_why_text(SK_WHY_ACK_OOO), "dup ACK: out-of-order data");
     ck_assert_str_eq(sk_why_text(SK_WHY_COUNT), "");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(refused)
+{
+    struct tcp_fx f;
+    nrec = 0;
+    fx_connect(&f, explain);
+    clear(&f);
+    fx_seg_at(&f, 0, f.iss + 1, TCP_RST | TCP_ACK, NULL, 0);
+    ck_assert_int_eq(only(SK_DIR_IN), SK_WHY_RX_REFUSED);
+    ck_assert_int_eq(sk_conn_error(f.c), SK_ECONNREFUSED);
+    sk_close(f.c);
     fx_free(&f);
 }
 END_TEST
@@ -252,6 +280,7 @@ int main(void)
     tcase_add_test(tc, receiver_reasons);
     tcase_add_test(tc, drops_and_closed_port);
     tcase_add_test(tc, sender_reasons);
+    tcase_add_test(tc, refused);
     suite_add_tcase(s, tc);
     return h_run(s);
 }
