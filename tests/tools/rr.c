@@ -12,8 +12,9 @@
  *
  * Connections: N times, one after the other: connect, write one byte,
  * read it back, close (the client closes first, as a client of a short
- * service does, and holds the TIME_WAIT).  Prints conn_n, conn_per_s,
- * conn_mean_us and conn_p99_us.
+ * service does, and holds the TIME_WAIT); WARMUP connections the same way
+ * before, not timed.  Prints conn_n, conn_per_s, conn_mean_us and
+ * conn_p99_us.
  *
  * Output is "key value" lines on stdout, for scripts.  Everything is
  * bounded by -T seconds (default 60): a run that does not finish in time
@@ -53,9 +54,14 @@ static long num(const char *s, long lo, long hi, const char *what)
     return v;
 }
 
+static double started;
+
 static void die(const char *what)
 {
-    fprintf(stderr, "rr: %s: %s\n", what, errno ? strerror(errno) : "unexpected end");
+    /* EAGAIN from a blocking socket is its SO_RCVTIMEO or SO_SNDTIMEO: the
+     * time says which. */
+    fprintf(stderr, "rr: %s: %s (after %.3f s)\n", what, errno ? strerror(errno) : "unexpected end",
+            (now_us() - started) / 1e6);
     exit(1);
 }
 
@@ -156,7 +162,8 @@ int main(int argc, char **argv)
         return 2;
     }
     dst.sin_port = htons((uint16_t)num(argv[optind + 1], 1, 65535, "PORT"));
-    deadline = now_us() + (double)limit_s * 1e6;
+    started = now_us();
+    deadline = started + (double)limit_s * 1e6;
 
     long count = conns ? conns : n;
     double *v = malloc((size_t)count * sizeof(*v));
@@ -164,6 +171,11 @@ int main(int argc, char **argv)
     if (!v || !buf)
         die("malloc");
     if (conns) {
+        for (long i = 0; i < warm; i++) {
+            int fd = dial(&dst, (int)limit_s);
+            round_trip(fd, buf, 1);
+            close(fd);
+        }
         double t0 = now_us();
         for (long i = 0; i < conns; i++) {
             double t = now_us();
