@@ -292,18 +292,30 @@ done
 # --- request/response, connections/s and ping: MTU 1500, offloads off.
 veth_mode off1500
 tapd_up off1500 || fail "tapd does not start"
-rr_run() # NS ADDR ID: RR round trips (mean and p99 into ID's runs)
+# diag: what the sockets of both ends and the servers were doing, on stderr.
+diag()
+{
+    local ns pid
+    for ns in "$@"; do
+        echo "--- ss -tnio in $ns:" >&2
+        ns_exec "$ns" ss -tnio >&2
+    done
+    for pid in "$KSRV" $TAPD_PID; do
+        echo "--- $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null), state $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null), wchan $(cat "/proc/$pid/wchan" 2>/dev/null)" >&2
+    done
+}
+rr_run() # NS ADDR: RR round trips; their mean and p99 in RR_MEAN, RR_P99
 {
     RUN=$((RUN + 1))
-    ns_exec "$1" timeout 200 taskset -c "$CPU_HOST" "$RR_BIN" -n "$RR" -W 200 -T 180 "$2" 7 \
-        >"$TMP/rr$RUN.out" 2>"$TMP/rr$RUN.err" || { show "$TMP/rr$RUN.err"; fail "round trips to $2 failed"; }
+    ns_exec "$1" timeout 100 taskset -c "$CPU_HOST" "$RR_BIN" -n "$RR" -W 200 -T 90 "$2" 7 \
+        >"$TMP/rr$RUN.out" 2>"$TMP/rr$RUN.err" || { show "$TMP/rr$RUN.err"; diag "$1" "$B" "$S"; fail "round trips to $2 failed"; }
     RR_MEAN=$(key "$TMP/rr$RUN.out" rr_mean_us) RR_P99=$(key "$TMP/rr$RUN.out" rr_p99_us)
 }
 conn_run()
 {
     RUN=$((RUN + 1))
-    ns_exec "$1" timeout 200 taskset -c "$CPU_HOST" "$RR_BIN" -c "$CONNS" -W 20 -T 180 "$2" 7 \
-        >"$TMP/c$RUN.out" 2>"$TMP/c$RUN.err" || { show "$TMP/c$RUN.err"; fail "connections to $2 failed"; }
+    ns_exec "$1" timeout 100 taskset -c "$CPU_HOST" "$RR_BIN" -c "$CONNS" -W 20 -T 90 "$2" 7 \
+        >"$TMP/c$RUN.out" 2>"$TMP/c$RUN.err" || { show "$TMP/c$RUN.err"; diag "$1" "$B" "$S"; fail "connections to $2 failed"; }
     R=$(key "$TMP/c$RUN.out" conn_per_s)
 }
 # ping_run NS ADDR: the median of PINGS replies' times, in us.
