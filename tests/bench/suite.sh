@@ -103,7 +103,7 @@ log "$RUNS run(s) per figure, $MB MiB per transfer, CPUs: host tools $CPU_HOST, 
 # The set-ups a bulk row runs in: MTU and offloads.  off1500 is also where
 # request/response, connections/s and ping run.
 declare -A CFG_MTU=([off1500]=1500 [on1500]=1500 [on65520]=$BIG_MTU)
-declare -A CFG_OFF=([off1500]=1 [on1500]= [on65520]=)
+declare -A CFG_OFF=([off1500]=1 [on1500]="" [on65520]="")
 CFGS=(off1500 on1500 on65520)
 
 # synack's options for a set-up; empty with status 1 if it cannot run it.
@@ -136,7 +136,7 @@ set_cc()
 }
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-last() { local a=($1); [ ${#a[@]} -gt 0 ] && echo "${a[${#a[@]}-1]}" || echo -; }
+last() { local a; read -r -a a <<<"$1"; [ ${#a[@]} -gt 0 ] && echo "${a[${#a[@]}-1]}" || echo -; }
 key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 
 # --- the kernel pair: A (host's place, 10.9.0.1), B (stack's place, 10.9.0.2).
@@ -327,17 +327,21 @@ ping_run()
     R=$(sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' "$TMP/p$RUN.out" | awk '{ printf "%.0f\n", $1 * 1000 }' | median)
     [ -n "$R" ] || fail "no ping replies from $2"
 }
+# add_run s|k ID VALUE: one more run of figure ID, synack's or the kernel's.
+add_run()
+{
+    if [ "$1" = s ]; then SYN_RUNS[$2]+="$3 "; else KER_RUNS[$2]+="$3 "; fi
+}
 for r in $(seq 1 "$RUNS"); do
     for who in $([ $((r % 2)) = 1 ] && echo "s k" || echo "k s"); do
-        if [ "$who" = s ]; then ns=$S addr=$STACK_IP k=SYN_RUNS; else ns=$A addr=10.9.0.2 k=KER_RUNS; fi
-        declare -n runs=$k
+        if [ "$who" = s ]; then ns=$S addr=$STACK_IP; else ns=$A addr=10.9.0.2; fi
         rr_run "$ns" "$addr"
-        runs[rr_mean]+="$RR_MEAN " runs[rr_p99]+="$RR_P99 "
+        add_run "$who" rr_mean "$RR_MEAN"
+        add_run "$who" rr_p99 "$RR_P99"
         conn_run "$ns" "$addr"
-        runs[conn]+="$R "
+        add_run "$who" conn "$R"
         ping_run "$ns" "$addr"
-        runs[ping]+="$R "
-        unset -n runs
+        add_run "$who" ping "$R"
     done
     log "run $r: rr mean synack $(last "${SYN_RUNS[rr_mean]}") kernel $(last "${KER_RUNS[rr_mean]}") us;" \
         "conn/s synack $(last "${SYN_RUNS[conn]}") kernel $(last "${KER_RUNS[conn]}"); ping synack $(last "${SYN_RUNS[ping]}") kernel $(last "${KER_RUNS[ping]}") us"
