@@ -12,7 +12,8 @@
 #       read everything and closed (MB/s, MB = 10^6 bytes);
 #   bulk stack -> host: `bulk gen | tapnc -N HOST PORT` (tapnc reading a
 #       pipe), or the same pipe into the kernel's nc in B, to `bulk recv`,
-#       timed from its accept to EOF;
+#       timed from its accept to EOF; and, for information, `bulk fetch`
+#       reading as much from tapd's chargen (19) or echo_srv's;
 #   each at MTU 1500 with offloads off (the kernel's veth: tso, gso, gro,
 #       tx, rx and sg off; synack with --no-offload once it has it), at
 #       MTU 1500 with offloads on (information only), and at MTU 65520 with
@@ -155,7 +156,7 @@ for ns in "$A" "$B"; do
     ns_exec "$ns" sysctl -q -w net.ipv4.ip_local_port_range="1024 65535" ||
         fail "cannot widen the port range"
 done
-start_bg "$B" echo_srv taskset -c "$CPU_STACK" "$ECHO_SRV" -e 7 -d 9 -T 7200
+start_bg "$B" echo_srv taskset -c "$CPU_STACK" "$ECHO_SRV" -e 7 -d 9 -c 19 -T 7200
 KSRV=$BG_LAST
 wait_listen "$B" 9 || { show "$TMP/echo_srv.err"; fail "echo_srv does not listen"; }
 
@@ -212,6 +213,14 @@ bulk_h2s() # NS ADDR: bulk send from NS to ADDR's discard
     [ "$(key "$TMP/b$RUN.out" bytes)" = "$BYTES" ] || fail "bulk to $2: short"
     R=$(key "$TMP/b$RUN.out" mb_per_s)
 }
+bulk_fetch() # NS ADDR: bulk fetch in NS from ADDR's chargen
+{
+    RUN=$((RUN + 1))
+    ns_exec "$1" timeout $((LIMIT + 10)) taskset -c "$CPU_HOST" "$BULK" fetch -b "$BYTES" -T "$LIMIT" "$2" 19 \
+        >"$TMP/f$RUN.out" 2>"$TMP/f$RUN.err" || { show "$TMP/f$RUN.err" "$TMP"/*.err; fail "bulk from $2's chargen failed"; }
+    [ "$(key "$TMP/f$RUN.out" bytes)" = "$BYTES" ] || fail "bulk from $2's chargen: short"
+    R=$(key "$TMP/f$RUN.out" mb_per_s)
+}
 # bulk_s2h RNS RADDR SNS SENDER...: bulk recv in RNS, the sender (reading
 # bulk gen's pipe) in SNS.
 bulk_s2h()
@@ -251,6 +260,7 @@ for cfg in "${CFGS[@]}"; do
     esac
     row "h2s_$cfg" "bulk host->stack, $what" "MB/s" "$t"
     row "s2h_$cfg" "bulk stack->host, $what" "MB/s" "$t"
+    row "s2hc_$cfg" "bulk stack->host (chargen), $what" "MB/s" ""
 done
 row rr_mean "1-byte request/response, mean" "us" "<=1.1"
 row rr_p99 "1-byte request/response, p99" "us" "<=1.1"
@@ -264,7 +274,7 @@ row core_out "core: instructions per segment out" "Ir" ""
 for cfg in "${CFGS[@]}"; do
     veth_mode "$cfg"
     if ! tapd_up "$cfg"; then
-        NOTE[h2s_$cfg]="not supported" NOTE[s2h_$cfg]="not supported"
+        NOTE[h2s_$cfg]="not supported" NOTE[s2h_$cfg]="not supported" NOTE[s2hc_$cfg]="not supported"
     fi
     sopts=$(synack_opts "$cfg")
     ns_exec "$A" ping -n -q -c 3 -i 0.01 -W 2 10.9.0.2 >/dev/null || fail "the veth pair does not answer ping"
@@ -276,16 +286,21 @@ for cfg in "${CFGS[@]}"; do
                 KER_RUNS[h2s_$cfg]+="$R "
                 bulk_s2h "$A" 10.9.0.1 "$B" nc -n -N
                 KER_RUNS[s2h_$cfg]+="$R "
+                bulk_fetch "$A" 10.9.0.2
+                KER_RUNS[s2hc_$cfg]+="$R "
             elif [ -z "${NOTE[h2s_$cfg]}" ]; then
                 bulk_h2s "$S" "$STACK_IP"
                 SYN_RUNS[h2s_$cfg]+="$R "
                 # shellcheck disable=SC2086 # sopts are words
                 bulk_s2h "$T" "$HOST_IP" "$T" "$TAPNC" $sopts -N
                 SYN_RUNS[s2h_$cfg]+="$R "
+                bulk_fetch "$S" "$STACK_IP"
+                SYN_RUNS[s2hc_$cfg]+="$R "
             fi
         done
         log "$cfg run $r: host->stack synack $(last "${SYN_RUNS[h2s_$cfg]}") kernel $(last "${KER_RUNS[h2s_$cfg]}");" \
-            "stack->host synack $(last "${SYN_RUNS[s2h_$cfg]}") kernel $(last "${KER_RUNS[s2h_$cfg]}") MB/s"
+            "stack->host synack $(last "${SYN_RUNS[s2h_$cfg]}") kernel $(last "${KER_RUNS[s2h_$cfg]}");" \
+            "chargen synack $(last "${SYN_RUNS[s2hc_$cfg]}") kernel $(last "${KER_RUNS[s2hc_$cfg]}") MB/s"
     done
 done
 
@@ -388,7 +403,7 @@ met()
 fmt() { awk -v x="$1" 'BEGIN { if (x == "") print "-"; else if (x >= 100) printf "%.0f", x; else printf "%.1f", x }'; }
 declare -A RATIO MET
 echo
-printf '%-48s %10s %14s %8s %7s %5s\n' figure kernel synack ratio target met
+printf '%-60s %8s %14s %6s %6s %4s\n' figure kernel synack ratio target met
 for id in "${ROWS[@]}"; do
     SYN[$id]=$(echo "${SYN_RUNS[$id]}" | median)
     KER[$id]=$(echo "${KER_RUNS[$id]}" | median)
@@ -401,7 +416,7 @@ for id in "${ROWS[@]}"; do
     fi
     [ -z "${SYN[$id]}" ] && [ -n "${NOTE[$id]}" ] && s=${NOTE[$id]}
     RATIO[$id]=$ra MET[$id]=$m
-    printf '%-48s %10s %14s %8s %7s %5s\n' "${LABEL[$id]} (${UNIT[$id]})" "$k" "$s" "$ra" "${TARGET[$id]:--}" "$m"
+    printf '%-60s %8s %14s %6s %6s %4s\n' "${LABEL[$id]} (${UNIT[$id]})" "$k" "$s" "$ra" "${TARGET[$id]:--}" "$m"
 done
 echo "(median of $RUNS; ratio = synack / kernel, for times as for rates; the kernel over veth in"
 echo " the same run with the same MTU and offloads; CPUs: host tools $CPU_HOST, stack $CPU_STACK;"

@@ -3,6 +3,7 @@
  *
  *   bulk send [-b BYTES] [-T SECS] HOST PORT   to a discard service
  *   bulk recv [-T SECS] PORT                     from one sender
+ *   bulk fetch [-b BYTES] [-T SECS] HOST PORT  from a chargen service
  *   bulk gen BYTES                               zeros to stdout (a pipe)
  *
  * send: connects, writes BYTES (default 256 MiB) of zeros in 256 KiB
@@ -14,10 +15,12 @@
  * time is from the accept (the handshake is done, the sender has started)
  * to EOF, so the sender's start-up (a TAP attached, a pipe filled) is left
  * out.
+ * fetch: connects, reads BYTES from a chargen service and closes; the time
+ * is from the connect to the last byte.
  * gen: what `tapnc HOST PORT` (or nc) reads from its pipe, made without a
  * second copy from /dev/zero.
  *
- * send and recv print "bytes N", "us T" and "mb_per_s R" (MB = 10^6
+ * send, recv and fetch print "bytes N", "us T" and "mb_per_s R" (MB = 10^6
  * bytes).  Every wait is bounded by -T seconds (default 120): a transfer
  * not done by then fails (exit 1). */
 #ifndef _GNU_SOURCE
@@ -67,6 +70,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bulk send [-b BYTES] [-T SECS] HOST PORT\n"
                     "       bulk recv [-T SECS] PORT\n"
+                    "       bulk fetch [-b BYTES] [-T SECS] HOST PORT\n"
                     "       bulk gen BYTES\n");
     exit(2);
 }
@@ -85,7 +89,8 @@ static void report(long long bytes, double us)
     printf("bytes %lld\nus %.0f\nmb_per_s %.1f\n", bytes, us, (double)bytes / (us > 0 ? us : 1));
 }
 
-static int do_send(long long bytes, long long secs, const char *host, const char *port)
+/* A connected socket, its reads and writes bounded by secs. */
+static int dial(const char *host, const char *port, long long secs)
 {
     struct sockaddr_in dst = {.sin_family = AF_INET};
     if (inet_pton(AF_INET, host, &dst.sin_addr) != 1)
@@ -95,9 +100,33 @@ static int do_send(long long bytes, long long secs, const char *host, const char
     if (fd < 0)
         die("socket");
     bound(fd, secs);
-    double deadline = now_us() + (double)secs * 1e6;
     if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0)
         die("connect");
+    return fd;
+}
+
+static int do_fetch(long long bytes, long long secs, const char *host, const char *port)
+{
+    double t0 = now_us(), deadline = t0 + (double)secs * 1e6;
+    int fd = dial(host, port, secs);
+    long long got = 0;
+    while (got < bytes) {
+        errno = 0;
+        ssize_t n = read(fd, buf, bytes - got < CHUNK ? (size_t)(bytes - got) : CHUNK);
+        if (n <= 0 || now_us() > deadline)
+            die("read");
+        got += n;
+    }
+    double us = now_us() - t0;
+    close(fd);
+    report(got, us);
+    return 0;
+}
+
+static int do_send(long long bytes, long long secs, const char *host, const char *port)
+{
+    double deadline = now_us() + (double)secs * 1e6;
+    int fd = dial(host, port, secs);
     double t0 = now_us();
     long long left = bytes;
     while (left > 0) {
@@ -183,6 +212,8 @@ int main(int argc, char **argv)
     int left = argc - optind;
     if (!strcmp(mode, "send") && left == 2)
         return do_send(bytes, secs, argv[optind], argv[optind + 1]);
+    if (!strcmp(mode, "fetch") && left == 2)
+        return do_fetch(bytes, secs, argv[optind], argv[optind + 1]);
     if (!strcmp(mode, "recv") && left == 1)
         return do_recv(secs, argv[optind]);
     if (!strcmp(mode, "gen") && left == 1)

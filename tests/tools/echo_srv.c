@@ -1,15 +1,17 @@
 /* echo_srv - the kernel's side of the benchmark suite (tests/bench/suite.sh):
- * echo (RFC 862) and discard (RFC 863) over the kernel's TCP, served as
- * tapd serves them on synack, so that a ratio compares two stacks and not
- * two servers.
+ * echo (RFC 862), discard (RFC 863) and chargen (RFC 864) over the
+ * kernel's TCP, served as tapd serves them on synack, so that a ratio
+ * compares two stacks and not two servers.
  *
- *   echo_srv [-e PORT] [-d PORT] [-T SECS]
+ *   echo_srv [-e PORT] [-d PORT] [-c PORT] [-T SECS]
  *
  * One thread, epoll, non-blocking sockets, TCP_NODELAY on every accepted
  * connection (the suite runs tapd with --nodelay too).  Echo stops reading
  * while what it read is not yet written back (as tapd's echo waits for
  * send space), and closes once the peer has closed and everything is back;
- * discard reads and drops, and closes at the peer's FIN.  Runs until
+ * discard reads and drops, and closes at the peer's FIN; chargen writes
+ * RFC 864's lines as fast as the socket takes them (64 KiB or so a call,
+ * as tapd fills its send space) and closes when the peer closes.  Runs until
  * SIGTERM or SIGINT, or -T seconds (default 3600), whichever comes first. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -30,14 +32,22 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { SVC_ECHO = 1, SVC_DISCARD = 2 };
+enum { SVC_ECHO = 1, SVC_DISCARD = 2, SVC_CHARGEN = 3 };
+
+/* RFC 864: lines of 72 characters, each starting one later in the 95
+ * printable characters, CR LF after each; the pattern repeats after 95
+ * lines.  Nine periods and one more, so a write of nine periods can start
+ * anywhere in the first. */
+#define CHARGEN_PERIOD (74 * 95)
+static unsigned char chargen[CHARGEN_PERIOD * 10];
 #define BUF_SIZE (64 * 1024)
 
 struct conn {
     int fd;
     int svc;
     uint32_t events; /* what epoll watches for it */
-    size_t off, len; /* echo: bytes read and not yet written back */
+    size_t off, len; /* echo: bytes read and not yet written back; chargen: off is
+                        where in the pattern the next byte is */
     bool eof;        /* echo: the peer has closed its side */
     unsigned char buf[];
 };
@@ -136,6 +146,29 @@ static void serve_echo(int ep, struct conn *c)
     }
 }
 
+static void serve_chargen(int ep, struct conn *c)
+{
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = write(c->fd, chargen + c->off, CHARGEN_PERIOD * 9);
+        if (n < 0 && errno == EAGAIN) {
+            /* The peer closing shows as EPOLLIN (EOF) or an error here. */
+            char b[4096];
+            ssize_t r = read(c->fd, b, sizeof(b));
+            if (r == 0 || (r < 0 && errno != EAGAIN))
+                conn_close(ep, c);
+            else
+                want(ep, c, EPOLLIN | EPOLLOUT);
+            return;
+        }
+        if (n <= 0) {
+            conn_close(ep, c);
+            return;
+        }
+        c->off = (c->off + (size_t)n) % CHARGEN_PERIOD;
+    }
+    want(ep, c, EPOLLIN | EPOLLOUT);
+}
+
 static void serve_discard(int ep, struct conn *c)
 {
     for (int i = 0; i < 64; i++) {
@@ -151,22 +184,24 @@ static void serve_discard(int ep, struct conn *c)
 
 int main(int argc, char **argv)
 {
-    long echo_port = 0, discard_port = 0, limit_s = 3600;
+    long echo_port = 0, discard_port = 0, chargen_port = 0, limit_s = 3600;
     int ch;
-    while ((ch = getopt(argc, argv, "e:d:T:")) != -1) {
+    while ((ch = getopt(argc, argv, "e:d:c:T:")) != -1) {
         if (ch == 'e')
             echo_port = num(optarg, 1, 65535, "-e");
         else if (ch == 'd')
             discard_port = num(optarg, 1, 65535, "-d");
+        else if (ch == 'c')
+            chargen_port = num(optarg, 1, 65535, "-c");
         else if (ch == 'T')
             limit_s = num(optarg, 1, 86400, "-T");
         else {
-            fprintf(stderr, "usage: echo_srv [-e PORT] [-d PORT] [-T SECS]\n");
+            fprintf(stderr, "usage: echo_srv [-e PORT] [-d PORT] [-c PORT] [-T SECS]\n");
             return 2;
         }
     }
-    if (optind != argc || (!echo_port && !discard_port)) {
-        fprintf(stderr, "usage: echo_srv [-e PORT] [-d PORT] [-T SECS]\n");
+    if (optind != argc || (!echo_port && !discard_port && !chargen_port)) {
+        fprintf(stderr, "usage: echo_srv [-e PORT] [-d PORT] [-c PORT] [-T SECS]\n");
         return 2;
     }
     sigset_t set;
@@ -180,12 +215,18 @@ int main(int argc, char **argv)
         perror("echo_srv");
         return 1;
     }
-    static struct listener ls[2];
+    for (size_t pos = 0; pos < sizeof(chargen); pos++) {
+        size_t k = pos % CHARGEN_PERIOD, line = k / 74, col = k % 74;
+        chargen[pos] = col == 72 ? '\r' : col == 73 ? '\n' : (unsigned char)(' ' + (line + col) % 95);
+    }
+    static struct listener ls[3];
     int nl = 0;
     if (echo_port)
         ls[nl++] = (struct listener){listen_on(echo_port), SVC_ECHO};
     if (discard_port)
         ls[nl++] = (struct listener){listen_on(discard_port), SVC_DISCARD};
+    if (chargen_port)
+        ls[nl++] = (struct listener){listen_on(chargen_port), SVC_CHARGEN};
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
     for (int i = 0; i < nl; i++) {
@@ -204,7 +245,7 @@ int main(int argc, char **argv)
             void *p = evs[i].data.ptr;
             if (!p)
                 return 0; /* SIGTERM or SIGINT */
-            if (p == &ls[0] || p == &ls[1]) {
+            if (p == &ls[0] || p == &ls[1] || p == &ls[2]) {
                 struct listener *l = p;
                 /* Bounded: the backlog is drained over several rounds. */
                 for (int k = 0; k < 256; k++) {
@@ -218,8 +259,9 @@ int main(int argc, char **argv)
                         close(fd);
                         continue;
                     }
-                    *c = (struct conn){.fd = fd, .svc = l->svc, .events = EPOLLIN};
-                    struct epoll_event cev = {.events = EPOLLIN, .data.ptr = c};
+                    uint32_t evs0 = l->svc == SVC_CHARGEN ? EPOLLIN | EPOLLOUT : EPOLLIN;
+                    *c = (struct conn){.fd = fd, .svc = l->svc, .events = evs0};
+                    struct epoll_event cev = {.events = evs0, .data.ptr = c};
                     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev);
                 }
                 continue;
@@ -227,6 +269,8 @@ int main(int argc, char **argv)
             struct conn *c = p;
             if (c->svc == SVC_ECHO)
                 serve_echo(ep, c);
+            else if (c->svc == SVC_CHARGEN)
+                serve_chargen(ep, c);
             else
                 serve_discard(ep, c);
         }
