@@ -60,7 +60,7 @@
 # Run with: sudo meson test -C build --benchmark --verbose suite
 . "$(dirname "$0")/../integration/lib.sh"
 require_root
-require_tools nc taskset ping ethtool ss
+require_tools nc taskset ping ethtool ss python3
 
 RR_BIN=$BUILD/tests/rr
 BULK=$BUILD/tests/bulk
