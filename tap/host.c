@@ -470,11 +470,9 @@ static void random_bytes(void *ctx, void *buf, size_t len)
     }
 }
 
-static void write_tap(struct host *h, const uint8_t *frame, size_t len)
+/* A write to the TAP that did not take the whole frame (n of len). */
+static void tap_write_failed(struct host *h, ssize_t n)
 {
-    ssize_t n = write(h->tap.fd, frame, len);
-    if (n == (ssize_t)len)
-        return;
     h->tx_errors++;
     /* EIO means the link is down (ip link set tap0 down): a frame lost, as
      * on a NIC without carrier.  Only a detached TAP is fatal. */
@@ -484,6 +482,13 @@ static void write_tap(struct host *h, const uint8_t *frame, size_t len)
         h->tap_gone = true;
         host_stop(h, 1);
     }
+}
+
+static void write_tap(struct host *h, const uint8_t *frame, size_t len)
+{
+    ssize_t n = write(h->tap.fd, frame, len);
+    if (n != (ssize_t)len)
+        tap_write_failed(h, n);
 }
 
 /* A frame into the stack, and out to the observers with its reason. */
@@ -548,15 +553,8 @@ static void tap_output_meta(void *ctx, const uint8_t *frame, size_t len,
     }
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)frame, len}};
     ssize_t n = writev(h->tap.fd, iov, 2);
-    if (n == (ssize_t)(sizeof(hdr) + len))
-        return;
-    h->tx_errors++;
-    if (n < 0 && (errno == EBADFD || errno == ENODEV || errno == ENXIO)) {
-        if (!h->tap_gone)
-            fprintf(stderr, "%s: TAP '%s' went away (%s)\n", h->prog, h->tap.name, strerror(errno));
-        h->tap_gone = true;
-        host_stop(h, 1);
-    }
+    if (n != (ssize_t)(sizeof(hdr) + len))
+        tap_write_failed(h, n);
 }
 
 static void tap_output(void *ctx, const uint8_t *frame, size_t len)

@@ -10,50 +10,6 @@ require_nobody
 ns_create
 NS=$NS_LAST
 
-# expect_error NAME PATTERN... -- CMD...: CMD exits 1 within 5 s and its
-# stderr matches every PATTERN (grep -E, case-insensitive).  A mismatch is a
-# soft failure (the other checks still run); returns 1 then.  What is shown
-# of CMD skips the wrappers (WITH_TUN, setpriv).
-expect_error()
-{
-    local name=$1 pats=() p rc what
-    shift
-    while [ "$1" != -- ]; do
-        pats+=("$1")
-        shift
-    done
-    shift
-    what="$*"
-    what=${what##*" --clear-groups "}
-    what=${what#"$BUILD/apps/"}
-    ns_exec "$NS" timeout 5 "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err"
-    rc=$?
-    if [ $rc -eq 124 ]; then
-        soft_fail "$name: '$what' accepted the error and kept running (killed after 5 s)"
-        return 1
-    fi
-    if [ $rc -ne 1 ]; then
-        show "$TMP/$name.err"
-        soft_fail "$name: '$what' exited $rc, expected 1"
-        return 1
-    fi
-    for p in "${pats[@]}"; do
-        if ! grep -qiE -- "$p" "$TMP/$name.err"; then
-            show "$TMP/$name.err"
-            soft_fail "$name: the message of '$what' does not mention '$p'"
-            return 1
-        fi
-    done
-    log "$name: exit 1: $(head -n 1 "$TMP/$name.err")"
-}
-
-only_lo()
-{
-    local links
-    links=$(ip -n "$NS" -o link show | grep -v ': lo:' | cut -d: -f2 | tr -d ' ' | tr '\n' ' ')
-    [ -z "$links" ] || fail "$1 left network devices behind in the namespace: $links"
-}
-
 # Bad option values, for both programs (they share the stack options).
 for prog in tapnc tapd; do
     bin=$TAPNC

@@ -310,3 +310,54 @@ fifo()
     mkfifo "$TMP/$1" || fail "mkfifo $TMP/$1 failed"
     eval "exec $2<>\"\$TMP/\$1\""
 }
+
+# expect_error NAME PATTERN... -- CMD...: CMD (in $NS) exits 1 within 5 s,
+# stdin from /dev/null, and its stderr matches every PATTERN (grep -E,
+# case-insensitive); otherwise a soft failure, and 1 is returned.  With
+# EXPECT_NO_TAP=1 it must also refuse before bringing a TAP up.  What is
+# shown of CMD skips the wrappers (WITH_TUN, setpriv) and the build path.
+expect_error()
+{
+    local name=$1 pats=() p rc what
+    shift
+    while [ "$1" != -- ]; do
+        pats+=("$1")
+        shift
+    done
+    shift
+    what="$*"
+    what=${what##*" --clear-groups "}
+    what=${what//"$BUILD/apps/"/}
+    ns_exec "$NS" timeout 5 "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err"
+    rc=$?
+    if [ $rc -eq 124 ]; then
+        soft_fail "$name: '$what' was accepted and kept running (killed after 5 s)"
+        return 1
+    fi
+    if [ $rc -ne 1 ]; then
+        show "$TMP/$name.err"
+        soft_fail "$name: '$what' exited $rc, expected 1"
+        return 1
+    fi
+    for p in "${pats[@]}"; do
+        if ! grep -qiE -- "$p" "$TMP/$name.err"; then
+            show "$TMP/$name.err"
+            soft_fail "$name: the message of '$what' does not mention '$p'"
+            return 1
+        fi
+    done
+    if [ -n "${EXPECT_NO_TAP:-}" ] && grep -qE ': stack [0-9.]+/[0-9]+ at ' "$TMP/$name.err"; then
+        show "$TMP/$name.err"
+        soft_fail "$name: '$what' brought a TAP up before refusing"
+        return 1
+    fi
+    log "$name: exit 1: $(head -n 1 "$TMP/$name.err")"
+}
+
+# only_lo WHAT: nothing but lo is left in $NS (WHAT named the runs).
+only_lo()
+{
+    local links
+    links=$(ip -n "$NS" -o link show | grep -v ': lo:' | cut -d: -f2 | tr -d ' ' | tr '\n' ' ')
+    [ -z "$links" ] || fail "$1 left network devices behind in the namespace: $links"
+}
