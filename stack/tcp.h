@@ -16,6 +16,8 @@
  *   tcp_table.c  the connection table, TCB life, the state door
  *   tcp_timer.c  each connection's timers, and the stack's timer heap
  *   tcp_api.c    the socket-like API of synack.h
+ *   tcp_icmp.c   ICMP errors about our segments (from icmp.c): hard and
+ *                soft errors, the path MTU
  */
 #ifndef SK_TCP_H
 #define SK_TCP_H

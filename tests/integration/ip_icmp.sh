@@ -7,10 +7,14 @@
 #   3. IP identification: echo replies to two host addresses, asked in
 #      turn, each count on their own (not one global counter); TCP's RSTs
 #      carry ID 0 with DF; and nmap's idle scan (-sI) finds no usable
-#      zombie (no "Class: Incremental").
+#      zombie (no "Class: Incremental");
+#   4. ICMP errors to TCP: tapnc connecting to host ports that nftables
+#      rejects with ICMP port unreachable and administratively prohibited
+#      gives up at once with "Connection refused" and "No route to host"
+#      (hard errors in SYN_SENT, RFC 1122 4.2.3.9), counted as such.
 . "$(dirname "$0")/lib.sh"
 require_root
-require_tools ping tcpdump nmap
+require_tools ping tcpdump nmap nft
 
 ns_create
 NS=$NS_LAST
@@ -136,5 +140,39 @@ done
 grep -q 'IPv4 \(fragments\|datagrams\) dropped' "$TMP/tapnc.err" &&
     { show "$TMP/tapnc.err"; fail "tapnc -v counters: a reassembly drop"; }
 pass "counters: 18 fragments in, 3 reassembled; 3 replies sent as 18 fragments; no reassembly drop"
+
+# 4. Hard ICMP errors end a connection attempt at once.  A namespace of its
+# own, where the host rejects two ports by ICMP instead of RST.
+wait_for 3 bash -c "! ip -n '$NS' link show tap0 >/dev/null 2>&1" || fail "tap0 still there after tapnc exited"
+ns_create
+NS2=$NS_LAST
+ns_exec "$NS2" nft -f - <<'NFT' || fail "nft could not add the reject rules"
+table ip synack_reject {
+    chain in {
+        type filter hook input priority 0;
+        tcp dport 5998 reject with icmp type port-unreachable
+        tcp dport 5997 reject with icmp type admin-prohibited
+    }
+}
+NFT
+for case in "5998:Connection refused" "5997:No route to host"; do
+    port=${case%%:*}
+    want=${case#*:}
+    t0=$(now_ms)
+    ns_exec "$NS2" timeout 20 "$TAPNC" -v "$HOST_IP" "$port" </dev/null >"$TMP/rej$port.out" 2>"$TMP/rej$port.err"
+    rc=$?
+    ms=$(($(now_ms) - t0))
+    [ $rc -ne 124 ] || { show "$TMP/rej$port.err"; fail "tapnc $HOST_IP $port (rejected by ICMP) hung"; }
+    if [ $rc -ne 1 ] || ! grep -q "connect to $HOST_IP port $port (tcp) failed: $want" "$TMP/rej$port.err"; then
+        show "$TMP/rej$port.err"
+        fail "tapnc $HOST_IP $port: expected exit 1 and 'failed: $want', got exit $rc"
+    fi
+    # At once: the SYN's first retransmission would come after 1 s.
+    [ $ms -lt 2000 ] || fail "tapnc $HOST_IP $port took $ms ms to fail (expected the ICMP error at once)"
+    grep -qx '    1 connection attempts aborted by an ICMP hard error (RFC 1122 4.2.3.9)' "$TMP/rej$port.err" ||
+        { show "$TMP/rej$port.err"; fail "tapnc -v counters: no ICMP hard error abort"; }
+    pass "tapnc to a port rejected by ICMP ($port): '$want' in $ms ms, counted as an ICMP hard error"
+    wait_for 3 bash -c "! ip -n '$NS2' link show tap0 >/dev/null 2>&1" || fail "tap0 still there after tapnc exited"
+done
 
 finish

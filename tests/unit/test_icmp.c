@@ -421,6 +421,78 @@ START_TEST(icmp_frag_needed_lowers_mss)
 }
 END_TEST
 
+START_TEST(icmp_frag_needed_keeps_sacked_and_fin)
+{
+    /* With SACK: a segment the peer holds is not sent again; the FIN
+     * stays on the last piece of the last segment. */
+    struct tcp_fx fx;
+    fx_connect(&fx, NULL);
+    h_advance(fx.h, 100000); /* an RTT of 100 ms: RACK waits 25 ms more */
+    fx.pseq = 9001;
+    fx.pack = fx.iss + 1;
+    h_send(fx.h, &(struct h_seg){.sport = FX_RPORT,
+                                 .dport = FX_CPORT,
+                                 .seq = 9000,
+                                 .ack = fx.pack,
+                                 .flags = TCP_SYN | TCP_ACK,
+                                 .wnd = 65535,
+                                 .mss = 1460,
+                                 .sack_ok = true});
+    ck_assert_int_eq(sk_conn_state(fx.c), SK_ESTABLISHED);
+    struct sk_tcb *c = fx.c;
+    ck_assert(c->sack_ok);
+    h_events_of(fx.h, fx.c);
+    static uint8_t data[4 * 1460];
+    ck_assert_int_eq(sk_send(c, data, sizeof(data)), (long)sizeof(data));
+    ck_assert_int_eq(sk_shutdown(c), 0);
+    h_clear(fx.h);
+    h_flush(fx.h);
+    ck_assert_int_eq(h_ntcp(fx.h), 4);
+    ck_assert(h_out_tcp_at(fx.h, 3).flags & TCP_FIN);
+    uint32_t s1 = c->snd_una, s3 = s1 + 2 * 1460, s4 = s1 + 3 * 1460;
+    /* The peer has the third segment only. */
+    h_send(fx.h, &(struct h_seg){.sport = FX_RPORT,
+                                 .dport = FX_CPORT,
+                                 .seq = fx.pseq,
+                                 .ack = s1,
+                                 .flags = TCP_ACK,
+                                 .wnd = 65535,
+                                 .nsack = 1,
+                                 .sack = {{s3, s3 + 1460}}});
+    ck_assert_uint_eq(c->sb.sacked, 1460);
+    ck_assert_uint_eq(c->sb.lost, 0);
+    h_clear(fx.h);
+    icmp_error(fx.h, ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG, 1000, FX_CPORT, FX_RPORT, s1, 1500);
+    ck_assert_uint_eq(c->mss_data, 960);
+    static const uint32_t want[][3] = {{0, 960, 0},        {960, 500, 0},
+                                       {1460, 960, 0},     {2420, 500, 0},
+                                       {3 * 1460, 960, 0}, {3 * 1460 + 960, 500, 1}};
+    ck_assert_int_eq(h_ntcp(fx.h), 6);
+    for (int i = 0; i < 6; i++) {
+        struct tcp_seg g = h_out_tcp_at(fx.h, i);
+        ck_assert_uint_eq(g.seq, s1 + want[i][0]);
+        ck_assert_uint_eq(g.len, want[i][1]);
+        ck_assert_uint_eq(!!(g.flags & TCP_FIN), want[i][2]);
+    }
+    (void)s4;
+    /* The scoreboard: 7 records (6 pieces and the SACKed one), in order. */
+    ck_assert_uint_eq(c->sb.n, 7);
+    ck_assert_uint_eq(c->sb.sacked, 1460);
+    ck_assert_uint_eq(c->sb.lost, 0);
+    /* All acknowledged: the connection goes on. */
+    h_send(fx.h, &(struct h_seg){.sport = FX_RPORT,
+                                 .dport = FX_CPORT,
+                                 .seq = fx.pseq,
+                                 .ack = s1 + 4 * 1460 + 1,
+                                 .flags = TCP_ACK,
+                                 .wnd = 65535});
+    ck_assert_int_eq(sk_conn_state(c), SK_FIN_WAIT_2);
+    ck_assert_uint_eq(c->sb.n, 0);
+    sk_abort(c);
+    fx_free(&fx);
+}
+END_TEST
+
 START_TEST(icmp_frag_needed_without_mtu_uses_plateau)
 {
     /* An old router sends no next-hop MTU (RFC 1191 5): the plateau below
@@ -512,6 +584,7 @@ int main(void)
     tcase_add_test(err, icmp_soft_error_syn_sent_reported_at_timeout);
     tcase_add_test(err, icmp_soft_error_established_survives);
     tcase_add_test(err, icmp_frag_needed_lowers_mss);
+    tcase_add_test(err, icmp_frag_needed_keeps_sacked_and_fin);
     tcase_add_test(err, icmp_frag_needed_without_mtu_uses_plateau);
     tcase_add_test(err, icmp_out_of_window_ignored);
     tcase_add_test(err, icmp_error_not_ours_or_not_tcp);

@@ -317,6 +317,26 @@ START_TEST(frag_over_65535_refused)
     h_input(h, f, n);
     ck_assert_uint_eq(CTR(h, drop_ip_frag_too_big), 2);
     (void)ml;
+
+    /* Options in the first fragment's header count too: 60 + 65,515. */
+    memset(msg, 0x11, 65515);
+    n = frag_frame(f, PEER_IP, IP_PROTO_ICMP, 0x603, 0, true, msg, 1480);
+    uint8_t *ip = f + ETH_HDR_LEN;
+    memmove(ip + 60, ip + IP_HDR_LEN, 1480);
+    memset(ip + IP_HDR_LEN, 1, 40); /* NOPs */
+    ip[0] = 0x4f;
+    wr16(ip + 2, 60 + 1480);
+    wr16(ip + 10, 0);
+    wr16(ip + 10, csum(ip, 60));
+    h_input(h, f, ETH_HDR_LEN + 60 + 1480);
+    for (uint32_t off = 1480; off < 65515; off += 1480) {
+        uint32_t len = 65515 - off < 1480 ? 65515 - off : 1480;
+        n = frag_frame(f, PEER_IP, IP_PROTO_ICMP, 0x603, off, off + len < 65515, msg + off, len);
+        h_input(h, f, n);
+    }
+    ck_assert_uint_eq(CTR(h, drop_ip_frag_too_big), 3);
+    ck_assert_uint_eq(CTR(h, ip_reassembled), 0);
+    ck_assert_int_eq(h->nout, 0);
     h_free(h);
 }
 END_TEST
@@ -411,6 +431,18 @@ START_TEST(frag_timeout_frees)
     check_empty(h);
     ck_assert_int_eq(h->nout, 0);
     ck_assert_uint_eq(CTR(h, drop_ip_frag_timeout), 2);
+
+    /* Nor about an ICMP error (RFC 1122 3.2.2: no error about an error). */
+    static uint8_t f[H_FRAME_MAX], err[16];
+    memset(err, 0, sizeof(err));
+    err[0] = ICMP_UNREACH;
+    size_t n = frag_frame(f, PEER_IP, IP_PROTO_ICMP, 0xa02, 0, true, err, sizeof(err));
+    h_input(h, f, n);
+    h_advance(h, (uint64_t)IP_FRAG_TIMEOUT_MS * 1000);
+    check_empty(h);
+    ck_assert_int_eq(h->nout, 0);
+    ck_assert_uint_eq(CTR(h, drop_ip_frag_timeout), 3);
+    ck_assert_uint_eq(CTR(h, icmp_time_exceeded_sent), 1);
     h_free(h);
 }
 END_TEST
