@@ -652,9 +652,12 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     h->app_deadline = UINT64_MAX;
     if (check_opts(o, prog) < 0)
         return -1;
-    if (tap_open(&h->tap, o->tap, err, sizeof(err)) < 0 ||
-        addr_check_unused(h->tap.name, o->host_addr, o->host_prefix, err, sizeof(err)) < 0 ||
-        tap_configure(&h->tap, o->host_addr, o->host_prefix, o->mtu, err, sizeof(err)) < 0) {
+    /* The subnet is checked once the TAP has its name (tap%d), before
+     * its host side gets an address. */
+    size_t n = sizeof(err);
+    if (tap_open(&h->tap, o->tap, err, n) < 0 ||
+        addr_check_unused(h->tap.name, o->addr, o->host_addr, o->host_prefix, err, n) < 0 ||
+        tap_configure(&h->tap, o->host_addr, o->host_prefix, o->mtu, err, n) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         tap_close(&h->tap);
         return -1;
