@@ -263,9 +263,12 @@ wait_exit "$PID" 8 || fail "tapd did not stop on SIGTERM"
 stop_all
 
 # tapnc to a neighbour that never answers ARP, with room for one frame:
-# its SYN and the retransmissions are dropped; told once.
+# the SYN's first retransmission (1 s) finds the queue full and is dropped,
+# before ARP gives up (3 s, when the default queue would drop); told once.
 start_bg "$NS" noarp "$TAPNC" --arp-pending 1 -w 5 10.0.0.9 5050
 PID=$BG_LAST
+wait_for 2 grep -q "waiting for ARP" "$TMP/noarp.err" ||
+    soft_fail "tapnc --arp-pending 1: no 'waiting for ARP' within 2 s (a full queue of 1 at the first retransmission)"
 wait_exit "$PID" 10 || fail "tapnc -w 5 to a silent neighbour did not give up"
 n=$(grep -c "waiting for ARP" "$TMP/noarp.err")
 if [ "$n" = 1 ]; then
