@@ -187,6 +187,21 @@ else
     pass "--ladder-svg /dev/full: '$(grep -m1 'ladder SVG' "$TMP/svgfull.err")', exit 1"
 fi
 
+# --ladder-svg is made at start; a run without a connection leaves an SVG
+# that says so, and exits 0.
+start_bg "$NS" svgnone "$TAPNC" --ladder-svg "$TMP/none.svg"
+PID=$BG_LAST
+wait_tap_up "$NS" tap0 "$HOST_IP" "$PID"
+[ -e "$TMP/none.svg" ] || soft_fail "--ladder-svg: $TMP/none.svg was not created at start"
+kill -TERM "$PID"
+wait_exit "$PID" 8 || fail "tapnc --ladder-svg did not stop on SIGTERM"
+if [ "$EXIT_CODE" = 0 ] && grep -q "<svg.*no TCP connection was seen.*</svg>" <(tr -d '\n' <"$TMP/none.svg"); then
+    pass "--ladder-svg without a connection: the file made at start says 'no TCP connection was seen', exit 0"
+else
+    show "$TMP/svgnone.err" "$TMP/none.svg"
+    soft_fail "--ladder-svg without a connection: exit $EXIT_CODE, or no valid SVG saying so"
+fi
+
 # stdout closed, full, or a pipe whose reader left: what the peer sent is
 # not dropped unsaid.
 stdout_case()
