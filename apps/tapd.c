@@ -288,6 +288,18 @@ int main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
+    /* Each listener takes a place in the stack's table: with none left for
+     * a connection, tapd could serve nothing. */
+    int nlisten = 0;
+    for (int s = 0; s < NSERVICES; s++)
+        nlisten += d.enabled[s];
+    if (ho.max_conns && ho.max_conns <= (uint32_t)nlisten) {
+        fprintf(stderr,
+                "tapd: --max-conns %u leaves no room for a connection beside %d listeners: give "
+                "at least %d\n",
+                ho.max_conns, nlisten, nlisten + 1);
+        return 1;
+    }
     chargen_init();
     struct host h;
     if (host_up(&h, &ho, "tapd") < 0)

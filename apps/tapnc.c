@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -380,6 +382,21 @@ static const char *not_unicast(uint32_t a, const struct host_opts *o)
     return NULL;
 }
 
+/* Whether writing to path would write where the peer's data goes: "-"
+ * (pcap's stdout), /dev/stdout, or the very file stdout is; /dev/null
+ * takes both harmlessly. */
+static bool is_stdout(const char *path)
+{
+    struct stat a, b;
+    if (strcmp(path, "-") == 0)
+        return true;
+    if (stat(path, &a) < 0 || fstat(STDOUT_FILENO, &b) < 0)
+        return false;
+    if (S_ISCHR(a.st_mode) && a.st_rdev == makedev(1, 3))
+        return false;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* SIGINT/SIGTERM: close like at the end; the host then lingers. */
 static void on_shutdown(struct host *h)
 {
@@ -490,12 +507,15 @@ int main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
-    if ((nc.listen || nc.connect) && ho.pcap && strcmp(ho.pcap, "-") == 0) {
-        /* pcap's "-" is stdout, where the peer's data goes. */
-        fprintf(stderr, "tapnc: --pcap - writes to stdout, which carries the connection's data: "
-                        "give --pcap a file\n");
-        return 1;
-    }
+    const char *const files[][2] = {{"--pcap", ho.pcap}, {"--ladder-svg", ho.ladder_svg}};
+    for (int i = 0; i < 2 && (nc.listen || nc.connect); i++)
+        if (files[i][1] && is_stdout(files[i][1])) {
+            fprintf(stderr,
+                    "tapnc: %s %s writes to stdout, which carries the connection's data: give "
+                    "%s another file\n",
+                    files[i][0], files[i][1], files[i][0]);
+            return 1;
+        }
     if (nc.wait_s && !nc.listen && !nc.connect) {
         /* Without a connection -w has nothing to time (as -k without -l). */
         fprintf(stderr, "tapnc: must use -l or HOST PORT with -w\n");

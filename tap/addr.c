@@ -82,7 +82,8 @@ int addr_check_link(uint32_t addr, uint8_t prefix, uint32_t host, uint8_t host_p
     return 0;
 }
 
-int addr_check_unused(const char *self, uint32_t host, uint8_t prefix, char *err, size_t errlen)
+int addr_check_unused(const char *self, uint32_t stack, uint32_t host, uint8_t prefix, char *err,
+                      size_t errlen)
 {
     struct ifaddrs *list;
     if (getifaddrs(&list) < 0) {
@@ -97,7 +98,16 @@ int addr_check_unused(const char *self, uint32_t host, uint8_t prefix, char *err
         struct sockaddr_in sin;
         memcpy(&sin, i->ifa_addr, sizeof(sin));
         uint32_t other = ntohl(sin.sin_addr.s_addr);
-        if ((other & m) != net)
+        if (other == stack) {
+            char a[16];
+            snprintf(err, errlen,
+                     "%s is already an address of this host, on %s: the kernel would answer for "
+                     "it itself; give the stack another --addr",
+                     str(stack, a), i->ifa_name);
+            r = -1;
+            break;
+        }
+        if ((other & m) != net || (i->ifa_flags & IFF_LOOPBACK))
             continue;
         uint8_t oprefix = 0;
         if (i->ifa_netmask) {

@@ -20,8 +20,12 @@ int addr_check_link(uint32_t addr, uint8_t prefix, uint32_t host, uint8_t host_p
 
 /* Another interface than `self` with an IPv4 address inside host/prefix's
  * subnet (getifaddrs): the kernel would then hold two routes for one
- * subnet and send some of its traffic to the wrong one.  0 if none, else
- * -1 with a message in err that suggests a free subnet. */
-int addr_check_unused(const char *self, uint32_t host, uint8_t prefix, char *err, size_t errlen);
+ * subnet and send some of its traffic to the wrong one.  Loopback
+ * interfaces hold no route to a link and are left out of that, but on no
+ * interface may the stack's own address `stack` be: the kernel would
+ * answer for it itself.  0 if all is well, else -1 with a message in err
+ * (for a subnet in use, it suggests a free one). */
+int addr_check_unused(const char *self, uint32_t stack, uint32_t host, uint8_t prefix, char *err,
+                      size_t errlen);
 
 #endif

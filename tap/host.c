@@ -1025,12 +1025,14 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
     if (check_opts(o, prog) < 0)
         return -1;
     /* Offloads unless switched off, or --impair, whose queues keep bare
-     * frames (and whose corruption must meet a checksum). */
+     * frames (and whose corruption must meet a checksum).  The subnet is
+     * checked once the TAP has its name (tap%d), before its host side gets
+     * an address. */
     bool offload = !o->no_offload && !o->impair;
-    if ((offload ? tap_open_offload(&h->tap, o->tap, err, sizeof(err))
-                 : tap_open(&h->tap, o->tap, err, sizeof(err))) < 0 ||
-        addr_check_unused(h->tap.name, o->host_addr, o->host_prefix, err, sizeof(err)) < 0 ||
-        tap_configure(&h->tap, o->host_addr, o->host_prefix, o->mtu, err, sizeof(err)) < 0) {
+    size_t n = sizeof(err);
+    if ((offload ? tap_open_offload(&h->tap, o->tap, err, n) : tap_open(&h->tap, o->tap, err, n)) < 0 ||
+        addr_check_unused(h->tap.name, o->addr, o->host_addr, o->host_prefix, err, n) < 0 ||
+        tap_configure(&h->tap, o->host_addr, o->host_prefix, o->mtu, err, n) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         tap_close(&h->tap);
         return -1;

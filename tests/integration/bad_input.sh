@@ -98,13 +98,16 @@ expect_error tapnc-lohost "unicast" "127\.0\.0\.1" "loopback" -- "$TAPNC" -v 127
 expect_error tapnc-ehost "unicast" "240\.0\.0\.1" "reserved" -- "$TAPNC" -v 240.0.0.1 5050 || bad=1
 expect_error tapnc-self "unicast" "10\.0\.0\.2" "own address" -- "$TAPNC" -v 10.0.0.2 5050 || bad=1
 expect_error tapnc-pcapstdout "--pcap -" "stdout" -- "$TAPNC" -v --pcap - -l 5050 || bad=1
+expect_error tapnc-svgstdout "--ladder-svg /dev/stdout" "stdout" -- "$TAPNC" -v --ladder-svg /dev/stdout -l 5050 || bad=1
+expect_error tapnc-pcapsame "--pcap $TMP/tapnc-pcapsame\.out" "stdout" -- "$TAPNC" -v --pcap "$TMP/tapnc-pcapsame.out" 10.0.0.1 5050 || bad=1
 expect_error tapnc-unknown "^tapnc: invalid option -- 'x'" -- "$TAPNC" -v -x || bad=1
 expect_error tapd-unknown "^tapd: unrecognized option '--bogus'" -- "$TAPD" -v --bogus || bad=1
 expect_error tapd-extra "unexpected argument" -- "$TAPD" -v 7 || bad=1
 expect_error tapd-l "invalid option" -- "$TAPD" -v -l 7 || bad=1
+expect_error tapd-conns-4 "--max-conns 4 leaves no room" "at least 5" -- "$TAPD" -v --max-conns 4 || bad=1
 expect_error tapd-noecho-arg "no-echo" "doesn't allow an argument" -- "$TAPD" -v --no-echo=yes || bad=1
 only_lo "tapnc and tapd with a bad command line"
-[ $bad -eq 0 ] && pass "tapnc -l 0, ' 5050', +5050, 5050x, -l alone, -l with -p, -k alone, -w 0, ' 5', 86401, -w alone, -p 0, HOST alone, an extra argument, '' as HOST or PORT, HOST 127.0.0.1, 240.0.0.1 or the stack's own, --pcap - with -l, -x; tapd 7, -l, --no-echo=yes, --bogus: exit 1 with a message"
+[ $bad -eq 0 ] && pass "tapnc -l 0, ' 5050', +5050, 5050x, -l alone, -l with -p, -k alone, -w 0, ' 5', 86401, -w alone, -p 0, HOST alone, an extra argument, '' as HOST or PORT, HOST 127.0.0.1, 240.0.0.1 or the stack's own, --pcap - with -l, --ladder-svg /dev/stdout, --pcap naming the file stdout is, -x; tapd 7, -l, --max-conns 4 (its 4 listeners), --no-echo=yes, --bogus: exit 1 with a message"
 
 # ---- 2. files that fail while running ----
 
@@ -143,6 +146,21 @@ else
     pass "--ladder-svg /dev/full: '$(grep -m1 'ladder SVG' "$TMP/svgfull.err")', exit 1"
 fi
 
+# --ladder-svg is made at start; a run without a connection leaves an SVG
+# that says so, and exits 0.
+start_bg "$NS" svgnone "$TAPNC" --ladder-svg "$TMP/none.svg"
+PID=$BG_LAST
+wait_tap_up "$NS" tap0 "$HOST_IP" "$PID"
+[ -e "$TMP/none.svg" ] || soft_fail "--ladder-svg: $TMP/none.svg was not created at start"
+kill -TERM "$PID"
+wait_exit "$PID" 8 || fail "tapnc --ladder-svg did not stop on SIGTERM"
+if [ "$EXIT_CODE" = 0 ] && grep -q "<svg.*no TCP connection was seen.*</svg>" <(tr -d '\n' <"$TMP/none.svg"); then
+    pass "--ladder-svg without a connection: the file made at start says 'no TCP connection was seen', exit 0"
+else
+    show "$TMP/svgnone.err" "$TMP/none.svg"
+    soft_fail "--ladder-svg without a connection: exit $EXIT_CODE, or no valid SVG saying so"
+fi
+
 # stdout closed, full, or a pipe whose reader left: what the peer sent is
 # not dropped unsaid.
 stdout_case()
@@ -176,6 +194,12 @@ expect_error second-tapd "already on tap0" -- "$TAPD" -v --tap tapd9 --addr 10.0
 ip -n "$NS" -o link show | grep -qE ': (tap1|tapd9)[:@]' && { soft_fail "the refused instance left its TAP behind"; bad=1; }
 kill -0 "$FIRST" 2>/dev/null || fail "the first tapnc died when a second one was refused"
 [ $bad -eq 0 ] && pass "a second tapnc or tapd on 10.0.0.0/24 (tap%d, or another name and address): refused, naming tap0 and a free subnet"
+# The stack's own address already local on an interface (here lo): the
+# kernel would answer for it and never send a frame to the stack.
+ip -n "$NS" addr add 10.0.1.2/32 dev lo || fail "ip addr add 10.0.1.2/32 dev lo failed"
+expect_error local "10\.0\.1\.2 is already an address of this host, on lo" -- "$TAPNC" -v --tap 'tap%d' --addr 10.0.1.2/24 --host-addr 10.0.1.1/24 || bad=1
+ip -n "$NS" addr del 10.0.1.2/32 dev lo
+[ $bad -eq 0 ] && pass "the stack's address already on lo: refused, naming it"
 # Another subnet is fine, beside the first.
 start_bg "$NS" other "$TAPNC" --tap 'tap%d' --addr 10.0.1.2/24 --host-addr 10.0.1.1/24
 OTHER=$BG_LAST
@@ -213,9 +237,12 @@ wait_exit "$PID" 8 || fail "tapd did not stop on SIGTERM"
 stop_all
 
 # tapnc to a neighbour that never answers ARP, with room for one frame:
-# its SYN and the retransmissions are dropped; told once.
+# the SYN's first retransmission (1 s) finds the queue full and is dropped,
+# before ARP gives up (3 s, when the default queue would drop); told once.
 start_bg "$NS" noarp "$TAPNC" --arp-pending 1 -w 5 10.0.0.9 5050
 PID=$BG_LAST
+wait_for 2 grep -q "waiting for ARP" "$TMP/noarp.err" ||
+    soft_fail "tapnc --arp-pending 1: no 'waiting for ARP' within 2 s (a full queue of 1 at the first retransmission)"
 wait_exit "$PID" 10 || fail "tapnc -w 5 to a silent neighbour did not give up"
 n=$(grep -c "waiting for ARP" "$TMP/noarp.err")
 if [ "$n" = 1 ]; then
