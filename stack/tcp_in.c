@@ -257,7 +257,9 @@ static void syn_cookie_reply(struct sk_tcb *l, const struct tcp_seg *g)
 
 /* The handshake's last ACK met the listener, not a child: if it carries a
  * cookie of ours, the child is made now, in SYN_RECEIVED as if from the
- * SYN, and the ACK is processed as the child's.  NULL if not a cookie. */
+ * SYN, and the ACK is processed as the child's.  NULL if not a cookie;
+ * the listener itself if it was one but no child could be made now (a full
+ * accept queue or table: counted, and the ACK dropped). */
 static struct sk_tcb *syn_cookie_child(struct sk_tcb *l, const struct tcp_seg *g)
 {
     struct sk_stack *s = l->stack;
