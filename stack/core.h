@@ -26,7 +26,7 @@ struct sk_stack {
      * none), and what goes with the frame being sent. */
     const struct sk_frame_meta *rx_meta;
     struct sk_frame_meta tx_meta;
-    struct ipv4_ids ip_ids;     /* identification of fragmentable datagrams (ipv4.c) */
+    struct ipv4_ids ip_ids;    /* identification of fragmentable datagrams (ipv4.c) */
     struct ip_frag_table frag; /* datagrams in reassembly (ip_frag.c) */
     /* ICMP error rate limit, a token bucket */
     uint32_t icmp_tokens;

@@ -26,8 +26,8 @@
 
 /* Free chunks kept for reuse, shared by the rings of one stack. */
 struct ring_pool {
-    void *free;      /* singly linked through the chunks' first bytes */
-    uint32_t nfree;  /* chunks on the free list */
+    void *free;     /* singly linked through the chunks' first bytes */
+    uint32_t nfree; /* chunks on the free list */
     uint32_t max_free;
     uint64_t chunks; /* chunks held by rings now (memory in use / RING_CHUNK) */
     uint64_t limit;  /* chunks the rings may hold at most */
@@ -51,10 +51,10 @@ struct ring {
     uint8_t **big;
     uint32_t nslots;   /* a power of two, RING_INLINE to maxslots */
     uint32_t maxslots; /* a power of two, more than cap needs */
-    uint32_t cap;    /* bytes the ring may hold; 0 until ring_init */
-    uint32_t head;   /* stream position of the first byte (wraps at 2^32) */
-    uint32_t len;    /* bytes held from the head */
-    uint32_t nheld;  /* chunks held: ring_trim stops when none is left to give */
+    uint32_t cap;      /* bytes the ring may hold; 0 until ring_init */
+    uint32_t head;     /* stream position of the first byte (wraps at 2^32) */
+    uint32_t len;      /* bytes held from the head */
+    uint32_t nheld;    /* chunks held: ring_trim stops when none is left to give */
     struct ring_pool *pool;
 };
 

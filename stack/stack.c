@@ -239,8 +239,8 @@ static int dropped_by(const struct sk_counters *before, const struct sk_counters
 
 static void input(struct sk_stack *s, const uint8_t *frame, size_t len, uint64_t now);
 
-void sk_input_meta(sk_stack *s, const uint8_t *frame, size_t len,
-                   const struct sk_frame_meta *meta, uint64_t now)
+void sk_input_meta(sk_stack *s, const uint8_t *frame, size_t len, const struct sk_frame_meta *meta,
+                   uint64_t now)
 {
     s->rx_meta = meta && (meta->csum || meta->gso_size) ? meta : NULL;
     sk_input(s, frame, len, now);

@@ -54,14 +54,14 @@ struct ipv4_hdr;
 #define TCP_CHALLENGE_PER_SEC 100
 /* RFC 7323 5.5: a TS.Recent older than 24 days is too old for PAWS. */
 #define TCP_PAWS_IDLE_US (24ULL * 24 * 3600 * 1000000)
-#define TCP_QUICKACKS    16 /* segments ACKed at once after the start (as Linux) */
+#define TCP_QUICKACKS    16    /* segments ACKed at once after the start (as Linux) */
 #define TCP_SB_MAX       65536 /* scoreboard records: segments in flight at most */
 #define TCP_SB_FIRST     16    /* records in a scoreboard's first array */
 #define TCP_SB_FREE_MAX  64    /* first arrays kept per stack for reuse (32 KiB) */
 /* The connection hash and the timer heap start this small and double. */
-#define TCP_HASH_MIN 256
-#define TCP_HASH_MAX (1u << 24)
-#define TCP_HEAP_MIN 64
+#define TCP_HASH_MIN         256
+#define TCP_HASH_MAX         (1u << 24)
+#define TCP_HEAP_MIN         64
 #define SK_MAX_CONNS_CEILING (1u << 22) /* the most sk_config.tcp_max_conns may say */
 
 /* Options of a segment, parsed (RFC 9293 3.2; 7323; 2018). */
@@ -121,14 +121,14 @@ enum tcp_rec_flags {
     REC_LOST = 1 << 1,    /* judged lost and not sent again since */
     REC_RETRANS = 1 << 2, /* its latest transmission is a retransmission */
     REC_EVER_RETRANS = 1 << 3,
-    REC_FIN = 1 << 4,     /* ends with our FIN */
-    REC_TLIST = 1 << 5,   /* on the time-ordered list */
+    REC_FIN = 1 << 4,   /* ends with our FIN */
+    REC_TLIST = 1 << 5, /* on the time-ordered list */
 };
 /* One segment sent and not yet cumulatively acknowledged.  The bytes stay
  * in the send ring; a record is only their range and history. */
 struct tcp_rec {
-    uint32_t start, end; /* [start, end), a FIN counted as one */
-    uint64_t xmit_us;    /* its latest transmission */
+    uint32_t start, end;   /* [start, end), a FIN counted as one */
+    uint64_t xmit_us;      /* its latest transmission */
     uint32_t tprev, tnext; /* the time-ordered list, by slot; TCP_REC_NIL ends it */
     uint16_t flags;
     uint16_t nxmit; /* transmissions so far */
@@ -141,37 +141,37 @@ struct tcp_scoreboard {
     /* Records neither SACKed nor marked lost, oldest transmission first:
      * what RACK walks to find losses (RFC 8985 6.2 step 5). */
     uint32_t thead, ttail;
-    uint32_t sacked;  /* bytes SACKed */
-    uint32_t lost;    /* bytes marked lost and not yet sent again */
+    uint32_t sacked;    /* bytes SACKed */
+    uint32_t lost;      /* bytes marked lost and not yet sent again */
     uint32_t lost_from; /* while lost: no lost record starts below it */
-    uint32_t retrans; /* bytes sent again and still in flight */
-    uint32_t fack;    /* the highest sequence number SACKed, plus one */
+    uint32_t retrans;   /* bytes sent again and still in flight */
+    uint32_t fack;      /* the highest sequence number SACKed, plus one */
 };
 
 /* RACK (RFC 8985): what the most recently sent segment that was delivered
  * tells about the others. */
 struct tcp_rack {
-    uint64_t xmit_us;   /* RACK.xmit_ts */
-    uint32_t end_seq;   /* RACK.end_seq */
-    uint32_t rtt_us;    /* RACK.rtt */
+    uint64_t xmit_us; /* RACK.xmit_ts */
+    uint32_t end_seq; /* RACK.end_seq */
+    uint32_t rtt_us;  /* RACK.rtt */
     uint32_t min_rtt_us;
-    bool valid;         /* a segment was delivered since the last reset */
-    bool reord;         /* RACK.reord: reordering was seen */
+    bool valid; /* a segment was delivered since the last reset */
+    bool reord; /* RACK.reord: reordering was seen */
     uint8_t reo_wnd_mult;
     uint8_t reo_wnd_persist;
     bool dsack_round_valid;
     uint32_t dsack_round; /* the reo_wnd may grow once per round trip */
     /* TLP (RFC 8985 7) */
-    bool tlp_active;   /* TLP.end_seq is set: one probe in flight */
-    bool tlp_retrans;  /* the probe was a retransmission */
+    bool tlp_active;  /* TLP.end_seq is set: one probe in flight */
+    bool tlp_retrans; /* the probe was a retransmission */
     uint32_t tlp_end_seq;
 };
 
 /* Where the sender is, as Linux's tcp_ca_state. */
 enum tcp_ca_state {
-    TCP_CA_OPEN = 0,  /* no loss known */
-    TCP_CA_RECOVERY,  /* fast recovery (RFC 6675, RFC 6582) with PRR */
-    TCP_CA_LOSS,      /* after an RTO: slow start from the loss window */
+    TCP_CA_OPEN = 0, /* no loss known */
+    TCP_CA_RECOVERY, /* fast recovery (RFC 6675, RFC 6582) with PRR */
+    TCP_CA_LOSS,     /* after an RTO: slow start from the loss window */
 };
 
 /* ---- the receiver's out-of-order ranges (tcp_rcv.c) ---- */
@@ -200,23 +200,23 @@ struct sk_tcb {
      * unit, up to 2^wscale - 1 bytes more, which the receive ring's slack
      * holds (RFC 7323 2.4). */
     uint32_t rcv_adv;
-    bool rcv_adv_set; /* an ACK went out: rcv_adv means something */
-    uint16_t mss;     /* largest segment we send: the peer's MSS, our MTU */
+    bool rcv_adv_set;  /* an ACK went out: rcv_adv means something */
+    uint16_t mss;      /* largest segment we send: the peer's MSS, our MTU */
     uint16_t mss_data; /* data per segment: mss less the options every segment carries */
 
     /* Options negotiated on the SYNs (tcp_opt.c). */
-    bool sack_ok;       /* RFC 2018: both offered SACK-permitted */
-    bool ts_ok;         /* RFC 7323: both sent timestamps */
-    bool ws_ok;         /* RFC 7323 2: both offered window scaling */
-    uint8_t snd_wscale; /* the peer's shift, applied to its windows */
-    uint8_t rcv_wscale; /* ours, applied to the windows we announce */
-    uint32_t ts_offset; /* added to our clock: a random start per connection (RFC 7323 5.4) */
-    uint32_t ts_recent; /* TS.Recent (RFC 7323 4.3) */
-    uint64_t ts_recent_us; /* when it was taken, for PAWS's 24-day rule */
+    bool sack_ok;           /* RFC 2018: both offered SACK-permitted */
+    bool ts_ok;             /* RFC 7323: both sent timestamps */
+    bool ws_ok;             /* RFC 7323 2: both offered window scaling */
+    uint8_t snd_wscale;     /* the peer's shift, applied to its windows */
+    uint8_t rcv_wscale;     /* ours, applied to the windows we announce */
+    uint32_t ts_offset;     /* added to our clock: a random start per connection (RFC 7323 5.4) */
+    uint32_t ts_recent;     /* TS.Recent (RFC 7323 4.3) */
+    uint64_t ts_recent_us;  /* when it was taken, for PAWS's 24-day rule */
     uint32_t last_ack_sent; /* Last.ACK.sent (RFC 7323 4.3) */
 
-    struct ring sndq; /* bytes from the first unacknowledged one to the last queued */
-    struct ring rcvq; /* bytes for the app; out-of-order data waits past them */
+    struct ring sndq;        /* bytes from the first unacknowledged one to the last queued */
+    struct ring rcvq;        /* bytes for the app; out-of-order data waits past them */
     uint32_t sndbuf, rcvbuf; /* the rings' sizes (per connection) */
 
     /* The receiver (tcp_rcv.c). */
@@ -239,11 +239,11 @@ struct sk_tcb {
     struct tcp_scoreboard sb;
     struct tcp_rack rack;
     struct tcp_cc cc;
-    uint8_t ca_state;     /* enum tcp_ca_state */
-    uint32_t recover;     /* RFC 6582 / RFC 6675 RecoveryPoint */
-    uint32_t dupacks;     /* duplicate ACKs in a row (RFC 5681 2) */
+    uint8_t ca_state;                            /* enum tcp_ca_state */
+    uint32_t recover;                            /* RFC 6582 / RFC 6675 RecoveryPoint */
+    uint32_t dupacks;                            /* duplicate ACKs in a row (RFC 5681 2) */
     uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 */
-    bool after_rto;       /* the last episode was an RTO (RFC 6582 3.2 step 2) */
+    bool after_rto;                      /* the last episode was an RTO (RFC 6582 3.2 step 2) */
     uint32_t prior_cwnd, prior_ssthresh; /* before the last event, for undo */
     /* Undo of a spurious episode.  Eifel (RFC 3522): the first ACK after
      * an RTO echoes a TSval older than the retransmission's.  D-SACK (RFC
@@ -256,9 +256,9 @@ struct sk_tcb {
     bool undo_eifel;      /* the next ACK of new data is Eifel's test */
     bool undo_dsack;      /* D-SACK accounting runs for this episode */
     bool cwnd_limited;    /* cwnd, not the app or the window, limited the last send */
-    bool fin_queued; /* the app closed its side: FIN follows the queued data */
-    bool syn_acked;  /* our SYN is acknowledged: sndq starts at snd_una */
-    bool fin_sent;   /* our FIN went out at fin_seq (it may be resent) */
+    bool fin_queued;      /* the app closed its side: FIN follows the queued data */
+    bool syn_acked;       /* our SYN is acknowledged: sndq starts at snd_una */
+    bool fin_sent;        /* our FIN went out at fin_seq (it may be resent) */
     uint32_t fin_seq;
     bool persist;      /* probing a zero window instead of retransmitting */
     bool sws_override; /* the SWS override timer fired: send a small segment */

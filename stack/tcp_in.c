@@ -233,7 +233,9 @@ static void syn_cookie_reply(struct sk_tcb *l, const struct tcp_seg *g)
     t.rcv_nxt = g->seq + 1;
     tcp_opt_init(&t);
     take_syn_options(&t, g);
-    struct tcp_cookie_opts o = {.mss = t.mss, .ts = t.ts_ok, .sack = t.sack_ok,
+    struct tcp_cookie_opts o = {.mss = t.mss,
+                                .ts = t.ts_ok,
+                                .sack = t.sack_ok,
                                 .wscale = t.ws_ok ? (int8_t)t.snd_wscale : -1};
     if (!o.ts) { /* nowhere to keep them: offer neither (tcp_cookie.c) */
         t.sack_ok = t.ws_ok = false;
@@ -831,8 +833,8 @@ void tcp_input(struct sk_stack *s, const struct ipv4_hdr *ih, const uint8_t *p, 
     bool bad_flags = (g.flags & TCP_SYN) && (g.flags & (TCP_RST | TCP_FIN));
     struct sk_tcb *c = tcb_lookup(s, g.daddr, g.dport, g.saddr, g.sport);
     if (c && c->state == SK_TIME_WAIT && !bad_flags &&
-        (g.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN &&
-        seq_gt(g.seq, c->rcv_nxt) && tcb_listener(s, g.dport)) {
+        (g.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && seq_gt(g.seq, c->rcv_nxt) &&
+        tcb_listener(s, g.dport)) {
         /* RFC 1122 4.2.2.13: a new SYN above the old sequence space may
          * reopen a connection in TIME_WAIT. */
         tcb_close(c, 0);

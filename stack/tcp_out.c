@@ -199,8 +199,9 @@ static void send_syn(struct sk_tcb *c)
     uint8_t flags = TCP_SYN | (c->state == SK_SYN_RECEIVED ? TCP_ACK : 0);
     bool again = seq_gt(c->snd_max, c->iss);
     bool synack = flags & TCP_ACK;
-    sk_why_out(s, again ? (synack ? SK_WHY_SYNACK_AGAIN : SK_WHY_SYN_AGAIN)
-                        : (synack ? SK_WHY_SYNACK : SK_WHY_SYN),
+    sk_why_out(s,
+               again ? (synack ? SK_WHY_SYNACK_AGAIN : SK_WHY_SYN_AGAIN)
+                     : (synack ? SK_WHY_SYNACK : SK_WHY_SYN),
                c->iss);
     tcp_write_segment(c, &(struct tcp_out_seg){.seq = c->iss, .flags = flags});
     if (again) {

@@ -174,7 +174,7 @@ static int grow(struct sk_tcb *c)
     /* Copy in sequence order to slots 0..n-1; the list links are slots,
      * so they move the same way. */
     uint32_t old = sb->cap;
-#define MOVED(s) ((s) == TCP_REC_NIL ? TCP_REC_NIL : (((s) - sb->head) & (old - 1)))
+#define MOVED(s) ((s) == TCP_REC_NIL ? TCP_REC_NIL : (((s)-sb->head) & (old - 1)))
     for (uint32_t i = 0; i < sb->n; i++) {
         a[i] = *sb_at(sb, i);
         a[i].tprev = MOVED(a[i].tprev);
@@ -197,8 +197,13 @@ static struct tcp_rec *sb_push(struct sk_tcb *c, uint32_t start, uint32_t end, u
         return NULL;
     uint32_t slot = sb_slot(sb, sb->n++);
     struct tcp_rec *r = &sb->rec[slot];
-    *r = (struct tcp_rec){.start = start, .end = end, .xmit_us = c->stack->now, .flags = flags,
-                          .nxmit = 1, .tprev = TCP_REC_NIL, .tnext = TCP_REC_NIL};
+    *r = (struct tcp_rec){.start = start,
+                          .end = end,
+                          .xmit_us = c->stack->now,
+                          .flags = flags,
+                          .nxmit = 1,
+                          .tprev = TCP_REC_NIL,
+                          .tnext = TCP_REC_NIL};
     tl_append(sb, slot);
     return r;
 }
@@ -258,7 +263,7 @@ static void mark_sacked(struct sk_tcb *c, struct tcp_rec *r, uint32_t slot)
 {
     struct tcp_scoreboard *sb = &c->sb;
     forget(sb, r);
-    r->flags &= (uint16_t)~(REC_LOST | REC_RETRANS);
+    r->flags &= (uint16_t) ~(REC_LOST | REC_RETRANS);
     r->flags |= REC_SACKED;
     sb->sacked += rec_len(r);
     tl_unlink(sb, slot);
@@ -629,10 +634,10 @@ static void send_run(struct sk_tcb *c, uint32_t start, uint32_t len, bool push)
     if (!c->stack->why_out)
         sk_why_out(c->stack, SK_WHY_DATA, start);
     tcp_write_segment(c, &(struct tcp_out_seg){.seq = start,
-                                              .flags = flags,
-                                              .data_off = start - head,
-                                              .len = len,
-                                              .gso_size = c->mss_data});
+                                               .flags = flags,
+                                               .data_off = start - head,
+                                               .len = len,
+                                               .gso_size = c->mss_data});
 }
 
 /* Sends a record again.  `episode`: a retransmission of the loss episode
@@ -644,7 +649,7 @@ static void retransmit(struct sk_tcb *c, struct tcp_rec *r, uint32_t slot, bool 
     uint32_t data_end = tcp_snd_head_seq(c) + c->sndq.len;
     bool fin = r->flags & REC_FIN;
     sk_why_out(s,
-               !episode                      ? SK_WHY_TLP
+               !episode                     ? SK_WHY_TLP
                : c->ca_state == TCP_CA_LOSS ? SK_WHY_RTX_TIMEOUT
                : c->undo_sent == 0          ? SK_WHY_RTX_FAST
                                             : SK_WHY_RTX_RECOVERY,
@@ -666,8 +671,10 @@ static void retransmit(struct sk_tcb *c, struct tcp_rec *r, uint32_t slot, bool 
     s->ctr.tcp_retransmits++;
     if (c->ca_state == TCP_CA_RECOVERY && c->sack_ok)
         s->ctr.tcp_sack_rtx++;
-    note(c, !episode ? SK_NOTE_TLP
-                     : c->ca_state == TCP_CA_LOSS ? SK_NOTE_RTX_LOSS : SK_NOTE_RTX_RECOVERY,
+    note(c,
+         !episode                     ? SK_NOTE_TLP
+         : c->ca_state == TCP_CA_LOSS ? SK_NOTE_RTX_LOSS
+                                      : SK_NOTE_RTX_RECOVERY,
          r->start, r->end);
     if (!episode)
         return;
@@ -1097,8 +1104,7 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
      * answers to window probes say nothing of losses. */
     uint32_t wnd = (uint32_t)g->wnd << c->snd_wscale;
     bool dup = g->ack == prior_una && g->len == 0 && !(g->flags & (TCP_SYN | TCP_FIN)) &&
-               wnd == c->snd_wnd && wnd != 0 && !c->persist && c->snd_max != c->snd_una &&
-               !acked;
+               wnd == c->snd_wnd && wnd != 0 && !c->persist && c->snd_max != c->snd_una && !acked;
     if (acked)
         c->dupacks = 0;
     else if (dup)
@@ -1111,8 +1117,7 @@ void tcp_snd_ack(struct sk_tcb *c, const struct tcp_seg *g)
         if (delivered)
             rack_detect_loss(c);
     } else if (c->ca_state == TCP_CA_OPEN && dup && c->dupacks == DUPTHRESH && sb->n &&
-               (seq_gt(c->snd_una, c->recover) ||
-                (!c->after_rto && c->snd_una == c->recover))) {
+               (seq_gt(c->snd_una, c->recover) || (!c->after_rto && c->snd_una == c->recover))) {
         /* RFC 6582 3.2 step 2: the third duplicate ACK, above the last
          * recovery point: the first segment is lost.  (After a fast
          * recovery that ended exactly at the recovery point a new loss is
@@ -1303,8 +1308,9 @@ static void window_probe(struct sk_tcb *c)
             }
         } else {
             sk_why_out(s, SK_WHY_WINDOW_PROBE, seq);
-            tcp_write_segment(c, &(struct tcp_out_seg){
-                                     .seq = seq, .flags = TCP_ACK, .data_off = seq - head, .len = 1});
+            tcp_write_segment(c,
+                              &(struct tcp_out_seg){
+                                  .seq = seq, .flags = TCP_ACK, .data_off = seq - head, .len = 1});
         }
         s->ctr.tcp_window_probes++;
     }
@@ -1466,7 +1472,7 @@ void tcp_snd_mtu_reduced(struct sk_tcb *c)
             uint32_t data_end = o->end - !!fin;
             uint32_t start = o->start;
             do {
-                uint32_t end = (o->flags & REC_SACKED) ? o->end
+                uint32_t end = (o->flags & REC_SACKED)  ? o->end
                                : data_end - start > mss ? start + mss
                                                         : o->end;
                 struct tcp_rec *r = sb_push(c, start, end, end == o->end ? fin : 0);
@@ -1524,8 +1530,8 @@ void tcp_snd_keepalive_arm(struct sk_tcb *c)
 void tcp_snd_keepalive_timeout(struct sk_tcb *c)
 {
     struct sk_stack *s = c->stack;
-    if (!c->ka_idle_us || (c->state != SK_ESTABLISHED && c->state != SK_CLOSE_WAIT &&
-                           c->state != SK_FIN_WAIT_2))
+    if (!c->ka_idle_us ||
+        (c->state != SK_ESTABLISHED && c->state != SK_CLOSE_WAIT && c->state != SK_FIN_WAIT_2))
         return;
     uint64_t idle = s->now - c->last_rcv_us;
     if (c->snd_una != c->snd_max || c->persist) {

@@ -416,8 +416,8 @@ __attribute__((noinline)) void tcp_set_state(struct sk_tcb *c, int state)
                                      .from = old,
                                      .to = state};
         if (s->tcp.cause_seg.on)
-            describe_seg(ch.cause, sizeof(ch.cause), s->tcp.cause_seg.flags,
-                         s->tcp.cause_seg.seq, s->tcp.cause_seg.ack);
+            describe_seg(ch.cause, sizeof(ch.cause), s->tcp.cause_seg.flags, s->tcp.cause_seg.seq,
+                         s->tcp.cause_seg.ack);
         else
             memcpy(ch.cause, s->tcp.cause, sizeof(ch.cause));
         s->cfg.on_state(s->cfg.observer_ctx, &ch, s->now);

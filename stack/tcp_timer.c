@@ -126,22 +126,16 @@ static void close_timeout(struct sk_tcb *c)
 
 /* What each kind does when it fires; a handler may free the TCB. */
 static void (*const handlers[TCP_T_COUNT])(struct sk_tcb *) = {
-    [TCP_T_RTX] = tcp_snd_rto_timeout,
-    [TCP_T_TLP] = tcp_snd_tlp_timeout,
-    [TCP_T_REO] = tcp_snd_reo_timeout,
-    [TCP_T_PERSIST] = tcp_snd_persist_timeout,
-    [TCP_T_DELACK] = tcp_rcv_delack_timeout,
-    [TCP_T_KEEPALIVE] = tcp_snd_keepalive_timeout,
+    [TCP_T_RTX] = tcp_snd_rto_timeout,       [TCP_T_TLP] = tcp_snd_tlp_timeout,
+    [TCP_T_REO] = tcp_snd_reo_timeout,       [TCP_T_PERSIST] = tcp_snd_persist_timeout,
+    [TCP_T_DELACK] = tcp_rcv_delack_timeout, [TCP_T_KEEPALIVE] = tcp_snd_keepalive_timeout,
     [TCP_T_CLOSE] = close_timeout,
 };
 
 static const char *const causes[TCP_T_COUNT] = {
-    [TCP_T_RTX] = "retransmission timer",
-    [TCP_T_TLP] = "tail loss probe timer",
-    [TCP_T_REO] = "RACK reordering timer",
-    [TCP_T_PERSIST] = "persist timer",
-    [TCP_T_DELACK] = "delayed-ACK timer",
-    [TCP_T_KEEPALIVE] = "keep-alive timer",
+    [TCP_T_RTX] = "retransmission timer",  [TCP_T_TLP] = "tail loss probe timer",
+    [TCP_T_REO] = "RACK reordering timer", [TCP_T_PERSIST] = "persist timer",
+    [TCP_T_DELACK] = "delayed-ACK timer",  [TCP_T_KEEPALIVE] = "keep-alive timer",
     [TCP_T_CLOSE] = "2*MSL timer",
 };
 

@@ -1030,7 +1030,8 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
      * an address. */
     bool offload = !o->no_offload && !o->impair;
     size_t n = sizeof(err);
-    if ((offload ? tap_open_offload(&h->tap, o->tap, err, n) : tap_open(&h->tap, o->tap, err, n)) < 0 ||
+    if ((offload ? tap_open_offload(&h->tap, o->tap, err, n) : tap_open(&h->tap, o->tap, err, n)) <
+            0 ||
         addr_check_unused(h->tap.name, o->addr, o->host_addr, o->host_prefix, err, n) < 0 ||
         tap_configure(&h->tap, o->host_addr, o->host_prefix, o->mtu, err, n) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
@@ -1108,8 +1109,8 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
                 h->tap.name, h->tap.created ? "created" : "persistent", ip_str(o->host_addr, b),
                 o->mtu);
         fprintf(stderr, "%s: offloads: %s\n", prog,
-                h->tap.tso    ? "checksums and TSO (virtio-net header)"
-                : h->tap.csum ? "checksums (virtio-net header)"
+                h->tap.tso      ? "checksums and TSO (virtio-net header)"
+                : h->tap.csum   ? "checksums (virtio-net header)"
                 : o->no_offload ? "off (--no-offload)"
                 : o->impair     ? "off (--impair)"
                                 : "none (the kernel granted none)");

@@ -23,14 +23,14 @@ struct host_opts {
     uint16_t mtu;
     int verbose;
     /* Seeing it work (docs/handshake.md): */
-    bool trace;             /* --trace: tcpdump-format line per frame, on stderr */
-    bool states;            /* --states: every TCP state change, on stderr */
-    bool ladder;            /* --ladder: a ladder diagram per connection, on stderr */
-    bool explain;           /* --explain: why each segment was sent, what became of each one received */
-    const char *pcap;       /* --pcap FILE */
+    bool trace;       /* --trace: tcpdump-format line per frame, on stderr */
+    bool states;      /* --states: every TCP state change, on stderr */
+    bool ladder;      /* --ladder: a ladder diagram per connection, on stderr */
+    bool explain;     /* --explain: why each segment was sent, what became of each one received */
+    const char *pcap; /* --pcap FILE */
     const char *ladder_svg; /* --ladder-svg FILE */
     /* A bad link (docs/impair.md): */
-    bool impair;            /* --impair given */
+    bool impair; /* --impair given */
     struct impair_cfg impair_cfg;
     /* TCP options of every listener and connection (host_conn_opts): */
     uint32_t sndbuf, rcvbuf; /* --sndbuf, --rcvbuf: bytes, 0 for the stack's default */
@@ -38,14 +38,14 @@ struct host_opts {
     uint32_t keepalive[3];   /* --keepalive IDLE,INTERVAL,COUNT (s, s, probes); [0] 0: off */
     int cc;                  /* --cc: enum sk_cc, SK_CC_DEFAULT for the stack's */
     /* Limits (0: the stack's or the app's default): */
-    uint32_t arp_pending; /* --arp-pending: frames held per address while ARP resolves */
-    uint32_t max_conns;   /* --max-conns: TCBs in the stack, listeners included */
-    uint32_t backlog;     /* --backlog: each listener's accept queue */
-    uint32_t max_ooo;        /* --max-ooo */
-    uint64_t mem_max;        /* --mem-max, bytes */
-    uint32_t max_half_open;  /* --max-half-open */
-    int syncookies;          /* --syncookies: enum sk_syncookies */
-    bool no_offload;         /* --no-offload: a plain TAP, one frame per read and write */
+    uint32_t arp_pending;   /* --arp-pending: frames held per address while ARP resolves */
+    uint32_t max_conns;     /* --max-conns: TCBs in the stack, listeners included */
+    uint32_t backlog;       /* --backlog: each listener's accept queue */
+    uint32_t max_ooo;       /* --max-ooo */
+    uint64_t mem_max;       /* --mem-max, bytes */
+    uint32_t max_half_open; /* --max-half-open */
+    int syncookies;         /* --syncookies: enum sk_syncookies */
+    bool no_offload;        /* --no-offload: a plain TAP, one frame per read and write */
 };
 
 /* The long options every app takes; their ids start at HOST_OPT_BASE.

@@ -296,11 +296,12 @@ int ladder_write_svg_to(const struct ladder_conn *c, FILE *f)
             fputs("</title>", f);
         }
         int y2 = y + step - 12;
-        fprintf(f,
-                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1.5\"%s "
-                "%s/>\n",
-                x1, y, x2, y2, colour, s->rtx ? " stroke-dasharray=\"6,3\"" : "",
-                s->dropped ? "" : "marker-end=\"url(#arrow)\"");
+        fprintf(
+            f,
+            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"1.5\"%s "
+            "%s/>\n",
+            x1, y, x2, y2, colour, s->rtx ? " stroke-dasharray=\"6,3\"" : "",
+            s->dropped ? "" : "marker-end=\"url(#arrow)\"");
         if (s->dropped) /* a red x where the stack dropped it */
             fprintf(f,
                     "<path d=\"M%d,%d l10,10 m0,-10 l-10,10\" stroke=\"#c00\" "

@@ -50,7 +50,7 @@ struct ladder {
     FILE *svg;  /* for the SVG of the first connection, or NULL; the ladder closes it */
     bool svg_written;
     struct ladder_seg *last; /* what the last ladder_frame recorded, or NULL */
-    int svg_errno; /* the first write error of the SVG, or 0 */
+    int svg_errno;           /* the first write error of the SVG, or 0 */
 };
 
 /* svg: a file opened by the caller (at start, so a bad path fails early). */

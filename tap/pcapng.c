@@ -35,7 +35,8 @@ static void put(struct pcapng *p, const void *data, size_t len)
         return;
     errno = 0;
     /* The padding to 32 bits every field of pcapng needs. */
-    if (fwrite(data, 1, len, p->f) != len || fwrite(zero, 1, pad4(len) - len, p->f) != pad4(len) - len)
+    if (fwrite(data, 1, len, p->f) != len ||
+        fwrite(zero, 1, pad4(len) - len, p->f) != pad4(len) - len)
         if (!p->err)
             p->err = errno ? errno : EIO;
 }
@@ -93,8 +94,8 @@ int pcapng_open(struct pcapng *p, FILE *f, const char *if_name, const char *app)
     return pcapng_flush(p);
 }
 
-void pcapng_write(struct pcapng *p, uint64_t ts_us, bool inbound, const uint8_t *frame,
-                  size_t len, const char *comment)
+void pcapng_write(struct pcapng *p, uint64_t ts_us, bool inbound, const uint8_t *frame, size_t len,
+                  const char *comment)
 {
     size_t clen = comment ? strlen(comment) : 0;
     if (clen > 65535)
@@ -104,8 +105,8 @@ void pcapng_write(struct pcapng *p, uint64_t ts_us, bool inbound, const uint8_t 
     /* epb_flags bits 0-1: 01 inbound, 10 outbound. */
     uint32_t flags = inbound ? 1 : 2;
     size_t epb = 28 + pad4(len) + opt_size(4) + (clen ? opt_size(clen) : 0) + 4 + 4;
-    uint32_t hdr[7] = {BT_EPB,       (uint32_t)epb,         0, (uint32_t)(ts_us >> 32),
-                       (uint32_t)ts_us, (uint32_t)len, (uint32_t)len};
+    uint32_t hdr[7] = {BT_EPB,        (uint32_t)epb, 0, (uint32_t)(ts_us >> 32), (uint32_t)ts_us,
+                       (uint32_t)len, (uint32_t)len};
     put(p, hdr, sizeof(hdr));
     put(p, frame, len);
     put_opt(p, OPT_EPB_FLAGS, &flags, 4);

@@ -24,8 +24,8 @@ struct pcapng {
 int pcapng_open(struct pcapng *p, FILE *f, const char *if_name, const char *app);
 /* One frame: its time (microseconds since the epoch), inbound or not, and
  * comment (NULL or "" for none).  A write error is kept in p->err. */
-void pcapng_write(struct pcapng *p, uint64_t ts_us, bool inbound, const uint8_t *frame,
-                  size_t len, const char *comment);
+void pcapng_write(struct pcapng *p, uint64_t ts_us, bool inbound, const uint8_t *frame, size_t len,
+                  const char *comment);
 /* Flushes; -1 if anything written so far failed (p->err says why). */
 int pcapng_flush(struct pcapng *p);
 /* Flushes and closes the file (unless it is stdout); -1 as above. */

@@ -138,8 +138,8 @@ struct sk_tcp_note {
     const sk_conn *conn;
     uint32_t laddr, raddr;
     uint16_t lport, rport;
-    int kind;            /* enum sk_note_kind */
-    uint32_t seq, end;   /* the segment's range, for retransmissions and probes */
+    int kind;                /* enum sk_note_kind */
+    uint32_t seq, end;       /* the segment's range, for retransmissions and probes */
     uint32_t cwnd, ssthresh; /* after the event, bytes (ssthresh UINT32_MAX: none yet) */
 };
 
@@ -165,7 +165,7 @@ struct sk_tcp_note {
     X(ACK_OOO, "dup ACK: out-of-order data", "RFC 5681 4.2")                                       \
     X(ACK_GAP, "ACK at once: data fills a gap", "RFC 5681 4.2")                                    \
     X(ACK_DUP, "ACK with D-SACK: data we had already", "RFC 2883 4")                               \
-    X(ACK_FIN, "acknowledges the peer's FIN", "RFC 9293 3.10.7.4")                                \
+    X(ACK_FIN, "acknowledges the peer's FIN", "RFC 9293 3.10.7.4")                                 \
     X(ACK_WINDOW, "window update: the app read", "RFC 9293 3.8.6.2.2")                             \
     X(ACK_UNACCEPTABLE, "not acceptable: ACK with our window", "RFC 9293 3.10.7.4")                \
     X(ACK_PAWS, "old timestamp: ACK, segment dropped", "RFC 7323 5.3")                             \
@@ -178,7 +178,8 @@ struct sk_tcp_note {
     X(KEEPALIVE, "keep-alive probe", "RFC 9293 3.8.4")                                             \
     X(RST_NO_CONN, "RST: no connection here", "RFC 9293 3.10.7.1")                                 \
     X(RST_BAD_ACK, "RST: ACK of nothing we sent", "RFC 9293 3.10.7.2, 3.10.7.4")                   \
-    X(RST_ABORT, "RST: the app aborted, or closed with data unread", "RFC 9293 3.10.5, RFC 1122 4.2.2.13") \
+    X(RST_ABORT, "RST: the app aborted, or closed with data unread",                               \
+      "RFC 9293 3.10.5, RFC 1122 4.2.2.13")                                                        \
     /* received */                                                                                 \
     X(RX_SYN, "SYN: a new connection, in SYN_RECEIVED", "RFC 9293 3.10.7.2")                       \
     X(RX_SYN_COOKIE, "SYN answered with a cookie, nothing kept", "RFC 4987 3.6")                   \
@@ -208,7 +209,7 @@ enum sk_why {
 #define SK_WHY_ENUM(name, words, rfc) SK_WHY_##name,
     SK_WHYS(SK_WHY_ENUM)
 #undef SK_WHY_ENUM
-    SK_WHY_COUNT
+        SK_WHY_COUNT
 };
 /* "dup ACK: out-of-order data", "RFC 5681 4.2"; "" for SK_WHY_NONE or an
  * unknown code. */
@@ -250,26 +251,26 @@ struct sk_config {
     uint32_t tcp_delack_ms;   /* delayed-ACK timeout, default 40 (at most 200, RFC 1122) */
     /* Hostile peers.  SYN cookies (RFC 4987 3.6): SK_SYNCOOKIES_* below. */
     int tcp_syncookies;
-    uint32_t tcp_max_half_open;  /* half-open connections per listener; default its backlog */
-    uint32_t tcp_rst_per_sec;    /* RSTs for closed ports per second; default 1000 */
-    uint32_t tcp_oow_ack_ms;     /* per connection, at most one ACK per this many ms for
-                                    out-of-window segments without data; default 500,
-                                    SK_LIMIT_OFF for no limit */
+    uint32_t tcp_max_half_open; /* half-open connections per listener; default its backlog */
+    uint32_t tcp_rst_per_sec;   /* RSTs for closed ports per second; default 1000 */
+    uint32_t tcp_oow_ack_ms;    /* per connection, at most one ACK per this many ms for
+                                   out-of-window segments without data; default 500,
+                                   SK_LIMIT_OFF for no limit */
     /* IPv4 reassembly (RFC 791, RFC 815), bounded against fragment floods. */
     uint32_t ip_frag_mem;        /* bytes for all datagrams in reassembly, default 1 MiB */
     uint32_t ip_frag_max;        /* datagrams in reassembly at once, default 64 (at most 4096) */
     uint32_t ip_frag_timeout_ms; /* a datagram's life from its first fragment, default 30000 */
-    int tcp_cc;               /* enum sk_cc: the default algorithm, SK_CC_CUBIC if 0 */
+    int tcp_cc;                  /* enum sk_cc: the default algorithm, SK_CC_CUBIC if 0 */
     /* Switch off what we offer on our SYNs (as Linux's sysctls do). */
-    bool tcp_no_sack;         /* no SACK-permitted (RFC 2018) */
-    bool tcp_no_timestamps;   /* no timestamps (RFC 7323 3) */
-    bool tcp_no_wscale;       /* no window scaling (RFC 7323 2) */
-    bool tcp_fixed_isn_key;   /* tests: use tcp_isn_key instead of random bytes */
+    bool tcp_no_sack;       /* no SACK-permitted (RFC 2018) */
+    bool tcp_no_timestamps; /* no timestamps (RFC 7323 3) */
+    bool tcp_no_wscale;     /* no window scaling (RFC 7323 2) */
+    bool tcp_fixed_isn_key; /* tests: use tcp_isn_key instead of random bytes */
     uint8_t tcp_isn_key[16];
     /* Limits (docs/architecture.md, "Limits"); 0 picks the default. */
-    uint32_t tcp_max_ooo;     /* out-of-order ranges held per connection, default 256, max 16384 */
-    uint64_t tcp_mem_max;     /* bytes of send and receive buffers, all connections together
-                                 (as Linux's tcp_mem); default 256 MiB, 1 MiB..1 TiB */
+    uint32_t tcp_max_ooo; /* out-of-order ranges held per connection, default 256, max 16384 */
+    uint64_t tcp_mem_max; /* bytes of send and receive buffers, all connections together
+                             (as Linux's tcp_mem); default 256 MiB, 1 MiB..1 TiB */
 
     /* Observers, may be NULL: every frame in and out, every TCP state
      * change, every retransmission and congestion event. */
@@ -316,8 +317,8 @@ void sk_input(sk_stack *s, const uint8_t *frame, size_t len, uint64_t now);
  * header): its checksum already checked or left partial, and a TCP frame
  * of up to 64 KiB that stands for segments of meta->gso_size, taken in one
  * pass.  meta may be NULL. */
-void sk_input_meta(sk_stack *s, const uint8_t *frame, size_t len,
-                   const struct sk_frame_meta *meta, uint64_t now);
+void sk_input_meta(sk_stack *s, const uint8_t *frame, size_t len, const struct sk_frame_meta *meta,
+                   uint64_t now);
 /* Sends what the last batch of input and app calls made due: ACKs,
  * data, FINs.  Call once per batch (RFC 1122 4.2.3.2 allows one ACK per
  * batch of segments). */
@@ -378,8 +379,9 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(drop_icmp_err_not_ours, "ICMP errors dropped: quoted datagram not sent by us")               \
     X(drop_icmp_err_proto, "ICMP errors dropped: about a protocol other than TCP")                 \
     X(drop_icmp_err_no_conn, "ICMP errors dropped: no connection for the quoted segment")          \
-    X(drop_icmp_err_seq, "ICMP errors dropped: quoted sequence not in SND.UNA..SND.MAX (RFC 5927)") \
-    X(drop_icmp_pmtu_ignored, "ICMP fragmentation needed ignored: MTU not lower, or no data sent")  \
+    X(drop_icmp_err_seq,                                                                           \
+      "ICMP errors dropped: quoted sequence not in SND.UNA..SND.MAX (RFC 5927)")                   \
+    X(drop_icmp_pmtu_ignored, "ICMP fragmentation needed ignored: MTU not lower, or no data sent") \
     X(tcp_icmp_aborts, "connection attempts aborted by an ICMP hard error (RFC 1122 4.2.3.9)")     \
     X(tcp_icmp_soft_errors, "ICMP soft errors noted on connections")                               \
     X(tcp_pmtu_lowered, "connections whose path MTU was lowered (RFC 1191)")                       \
@@ -430,7 +432,7 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(tcp_sack_blocks_out, "ACKs sent with SACK blocks")                                           \
     X(tcp_reordering, "reordering seen by RACK")                                                   \
     X(drop_tcp_paws, "TCP dropped: old timestamp (PAWS, RFC 7323 5)")                              \
-    X(tcp_dupacks_out, "duplicate ACKs sent for out-of-order data")                               \
+    X(tcp_dupacks_out, "duplicate ACKs sent for out-of-order data")                                \
     X(tcp_delayed_acks, "delayed ACKs sent by their timer")                                        \
     X(tcp_keepalive_probes, "keep-alive probes sent")                                              \
     X(tcp_aborts_keepalive, "connections aborted: keep-alive unanswered")                          \
@@ -443,14 +445,14 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(tcp_resets, "connections reset by the peer")                                                 \
     X(tcp_aborts_timeout, "connections aborted: retransmissions exhausted")                        \
     X(tcp_established, "connections that reached ESTABLISHED")                                     \
-    X(tcp_bad_transitions, "state changes not in the state diagram (a bug if not 0)")           \
-    X(tcp_syncookies_sent, "SYN cookies sent (a listener's half-open queue was full)")            \
+    X(tcp_bad_transitions, "state changes not in the state diagram (a bug if not 0)")              \
+    X(tcp_syncookies_sent, "SYN cookies sent (a listener's half-open queue was full)")             \
     X(tcp_syncookies_ok, "connections opened by a valid SYN cookie")                               \
     X(tcp_syncookies_failed, "ACKs to a listener with a bad or expired SYN cookie (RST sent)")     \
     X(tcp_oow_ack_limited, "ACKs for out-of-window segments not sent: rate limit")                 \
-    X(tcp_rst_limited, "RSTs for closed ports not sent: rate limit")                              \
-    X(tcp_mem_pressure, "times buffer memory passed 7/8 of its budget (windows held)")          \
-    X(tcp_mem_send_refused, "sk_send calls refused or cut short: buffer memory budget")         \
+    X(tcp_rst_limited, "RSTs for closed ports not sent: rate limit")                               \
+    X(tcp_mem_pressure, "times buffer memory passed 7/8 of its budget (windows held)")             \
+    X(tcp_mem_send_refused, "sk_send calls refused or cut short: buffer memory budget")            \
     X(tcp_mem_send_woken, "senders woken when buffer memory was back under the budget")
 
 struct sk_counters {
@@ -552,13 +554,13 @@ struct sk_conn_info {
     int snd_wscale, rcv_wscale;
     /* Loss recovery: "open", "recovery" (fast) or "loss" (after an RTO). */
     const char *ca_state;
-    const char *cc;      /* "cubic", "newreno" */
-    uint32_t in_flight;  /* RFC 6675's pipe, bytes */
+    const char *cc;        /* "cubic", "newreno" */
+    uint32_t in_flight;    /* RFC 6675's pipe, bytes */
     uint32_t sacked, lost; /* bytes of the scoreboard */
     uint32_t min_rtt_us, rack_rtt_us;
-    bool reordering;     /* RACK saw reordering */
+    bool reordering; /* RACK saw reordering */
     uint32_t fast_retransmits, timeouts, tail_loss_probes, undos;
-    uint32_t rcv_ooo;    /* out-of-order ranges held */
+    uint32_t rcv_ooo; /* out-of-order ranges held */
 };
 void sk_conn_info(const sk_conn *c, struct sk_conn_info *info);
 /* Calls fn for every TCB the stack holds (listeners, connections, TIME_WAIT). */

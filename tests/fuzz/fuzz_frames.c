@@ -71,8 +71,7 @@ static void app_run(struct fz_stack *f, struct app *a)
     sk_flush(f->s, f->now);
 }
 
-static const uint32_t steps_us[8] = {0, 1000, 40000, 200000, 1000000, 3000000, 30000000,
-                                     120000000};
+static const uint32_t steps_us[8] = {0, 1000, 40000, 200000, 1000000, 3000000, 30000000, 120000000};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -19,8 +19,7 @@
 static void check_opts(const struct tcp_opts *o)
 {
     if (o->nsack > 4 || o->wscale < -1 || o->wscale > TCP_MAX_WSCALE) {
-        fprintf(stderr, "options out of range: %u SACK blocks, wscale %d\n", o->nsack,
-                o->wscale);
+        fprintf(stderr, "options out of range: %u SACK blocks, wscale %d\n", o->nsack, o->wscale);
         abort();
     }
 }

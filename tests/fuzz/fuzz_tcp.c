@@ -46,9 +46,9 @@ struct flow {
     uint32_t s_isn, s_hi; /* ISS, one past the highest sequence sent */
     uint32_t s_ack;       /* the last ACK (the stack's rcv_nxt) */
     bool s_ack_ok;
-    uint32_t s_wnd;       /* the last window field */
-    uint32_t s_tsval;     /* its last TSval, for our TSecr */
-    uint8_t s_wscale;     /* the shift its SYN offered */
+    uint32_t s_wnd;   /* the last window field */
+    uint32_t s_tsval; /* its last TSval, for our TSecr */
+    uint8_t s_wscale; /* the shift its SYN offered */
 };
 
 struct ctx {
@@ -88,8 +88,7 @@ static void on_frame(void *ctxp, const uint8_t *f, size_t len)
     if (len < ETH_HDR_LEN || rd16(f + 12) != ETHERTYPE_IP)
         return;
     struct ipv4_hdr ih;
-    if (ipv4_parse(f + ETH_HDR_LEN, len - ETH_HDR_LEN, &ih) != IPV4_OK ||
-        ih.proto != IP_PROTO_TCP)
+    if (ipv4_parse(f + ETH_HDR_LEN, len - ETH_HDR_LEN, &ih) != IPV4_OK || ih.proto != IP_PROTO_TCP)
         return;
     struct tcp_seg g;
     if (tcp_parse(f + ETH_HDR_LEN + ih.ihl, ih.total_len - ih.ihl, ih.src, ih.dst, false, &g) !=
@@ -254,8 +253,9 @@ static void op_segment(struct ctx *x, struct fz_in *in)
         fl->p_nxt = fl->p_isn;
         fl->p_ts = 7000u * sel;
     }
-    static const uint8_t kinds[8] = {TCP_ACK,         TCP_ACK | TCP_PSH, TCP_SYN, TCP_SYN | TCP_ACK,
-                                     TCP_FIN | TCP_ACK, TCP_RST,         TCP_RST | TCP_ACK, 0};
+    static const uint8_t kinds[8] = {
+        TCP_ACK,           TCP_ACK | TCP_PSH, TCP_SYN,           TCP_SYN | TCP_ACK,
+        TCP_FIN | TCP_ACK, TCP_RST,           TCP_RST | TCP_ACK, 0};
     uint8_t flags = kinds[kind & 7];
     if ((kind & 7) == 7)
         flags = fz_u8(in); /* any flags at all */
@@ -281,14 +281,22 @@ static void op_segment(struct ctx *x, struct fz_in *in)
     static const uint16_t wnds[8] = {65535, 65535, 65535, 0, 1, 512, 4096, 29200};
     uint8_t wb = fz_u8(in);
     uint16_t wnd = wnds[wb & 7];
-    struct fz_seg g = {.sport = fl->rport, .dport = fl->lport, .seq = seq,
-                       .ack = (flags & TCP_ACK) ? ack : 0, .flags = flags, .wnd = wnd,
-                       .urp = (flags & TCP_URG) ? (uint16_t)(wb >> 3) : 0, .opt = opt,
-                       .optlen = optlen, .data = payload, .len = len};
+    struct fz_seg g = {.sport = fl->rport,
+                       .dport = fl->lport,
+                       .seq = seq,
+                       .ack = (flags & TCP_ACK) ? ack : 0,
+                       .flags = flags,
+                       .wnd = wnd,
+                       .urp = (flags & TCP_URG) ? (uint16_t)(wb >> 3) : 0,
+                       .opt = opt,
+                       .optlen = optlen,
+                       .data = payload,
+                       .len = len};
     uint8_t frame[FZ_FRAME_MAX];
     size_t flen = fz_build_tcp(frame, &g);
     /* What was really sent: the frame may have cut the payload. */
-    uint32_t sent = (uint32_t)(flen - ETH_HDR_LEN - IP_HDR_LEN - TCP_HDR_LEN - ((optlen + 3) & ~3u));
+    uint32_t sent =
+        (uint32_t)(flen - ETH_HDR_LEN - IP_HDR_LEN - TCP_HDR_LEN - ((optlen + 3) & ~3u));
     uint32_t end = seq + sent + !!(flags & TCP_SYN) + !!(flags & TCP_FIN);
     if ((modes & 7) != 7 && seq_gt(end, fl->p_nxt))
         fl->p_nxt = end;
@@ -378,8 +386,10 @@ static void op_opts(struct ctx *x, struct fz_in *in)
     sk_conn *c = handle_pick(x, fz_u8(in));
     uint8_t b = fz_u8(in);
     static const uint32_t bufs[4] = {0, 1024, 6000, 300000};
-    struct sk_tcp_opts o = {.sndbuf = bufs[b & 3], .rcvbuf = bufs[(b >> 2) & 3],
-                            .nodelay = b & 16, .cc = (b >> 6) % SK_CC_COUNT};
+    struct sk_tcp_opts o = {.sndbuf = bufs[b & 3],
+                            .rcvbuf = bufs[(b >> 2) & 3],
+                            .nodelay = b & 16,
+                            .cc = (b >> 6) % SK_CC_COUNT};
     if (b & 32) {
         o.keepalive_idle_ms = 1000;
         o.keepalive_intvl_ms = 500;
@@ -417,8 +427,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!fz_stack_start(&x->f))
         abort();
 
-    static const uint64_t jumps[8] = {200000, 1000000, 3000000, 10000000, 60000000, 2000001,
-                                      600000000, 7200000000};
+    static const uint64_t jumps[8] = {200000,   1000000, 3000000,   10000000,
+                                      60000000, 2000001, 600000000, 7200000000};
     static uint8_t sendbuf[70000 + 64]; /* the longest send: lens[3] + 63 */
     int ops = 0;
     while (fz_more(&in) && ops++ < 4096) {

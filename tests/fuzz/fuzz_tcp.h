@@ -23,18 +23,18 @@ enum fz_tcp_op {
      *          bit 6 an old TSval); 7 a SYN takes the sequence mode too
      *   wnd:   bits 0-2 the window; 3-7 the urgent pointer */
     OP_SEG = 0,
-    OP_TIME = 5,     /* u8: (1 + n) ms */
-    OP_JUMP = 6,     /* u8: bit 3 to the next deadline, else 0.2 s ... 2 h */
-    OP_SEND = 7,     /* u8 handle, u8 length */
-    OP_RECV = 8,     /* u8 handle, u8 length */
-    OP_CLOSE = 9,    /* u8 handle */
-    OP_ABORT = 10,   /* u8 handle */
+    OP_TIME = 5,      /* u8: (1 + n) ms */
+    OP_JUMP = 6,      /* u8: bit 3 to the next deadline, else 0.2 s ... 2 h */
+    OP_SEND = 7,      /* u8 handle, u8 length */
+    OP_RECV = 8,      /* u8 handle, u8 length */
+    OP_CLOSE = 9,     /* u8 handle */
+    OP_ABORT = 10,    /* u8 handle */
     OP_SHUTDOWN = 11, /* u8 handle */
-    OP_OPEN = 12,    /* u8: bit 0 listen (on ports_us[b >> 1 & 3]), else connect;
-                      * no flush after it, so OP_OPTS may still resize */
-    OP_POLL = 13,    /* takes the events, accepts every connection */
-    OP_OPTS = 14,    /* u8 handle, u8 options */
-    OP_NOP = 15,     /* nothing (seeds.c ends its programs with it) */
+    OP_OPEN = 12,     /* u8: bit 0 listen (on ports_us[b >> 1 & 3]), else connect;
+                       * no flush after it, so OP_OPTS may still resize */
+    OP_POLL = 13,     /* takes the events, accepts every connection */
+    OP_OPTS = 14,     /* u8 handle, u8 options */
+    OP_NOP = 15,      /* nothing (seeds.c ends its programs with it) */
 };
 
 #endif

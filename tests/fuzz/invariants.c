@@ -46,8 +46,7 @@ static void check_ring(const struct sk_tcb *c, const struct ring *r, const char 
  * reached are merged into the queue), and within the ring. */
 static void check_ooo(const struct sk_tcb *c)
 {
-    CHECK(c, c->n_ooo <= c->ooo_cap, "%u out-of-order ranges, room for %u", c->n_ooo,
-          c->ooo_cap);
+    CHECK(c, c->n_ooo <= c->ooo_cap, "%u out-of-order ranges, room for %u", c->n_ooo, c->ooo_cap);
     CHECK(c, c->ooo_cap <= c->stack->cfg.tcp_max_ooo, "out-of-order table of %u, above %u",
           c->ooo_cap, c->stack->cfg.tcp_max_ooo);
     CHECK(c, c->ooo_last < (int)c->n_ooo, "ooo_last %d past %u ranges", c->ooo_last, c->n_ooo);
@@ -58,8 +57,8 @@ static void check_ooo(const struct sk_tcb *c)
         CHECK(c, seq_lt(r->start, r->end), "out-of-order range %u empty: [%u, %u)", i, r->start,
               r->end);
         if (i == 0)
-            CHECK(c, seq_gt(r->start, c->rcv_nxt),
-                  "out-of-order range [%u, %u) not beyond rcv_nxt", r->start, r->end);
+            CHECK(c, seq_gt(r->start, c->rcv_nxt), "out-of-order range [%u, %u) not beyond rcv_nxt",
+                  r->start, r->end);
         else
             CHECK(c, seq_lt(c->ooo[i - 1].end, r->start),
                   "out-of-order ranges %u and %u overlap, touch or are unsorted", i - 1, i);
@@ -85,15 +84,14 @@ static void check_scoreboard(const struct sk_tcb *c)
         CHECK(c, seq_lt(r->start, r->end), "scoreboard record %u empty: [%u, %u)", i, r->start,
               r->end);
         if (i == 0)
-            CHECK(c, seq_lt(c->snd_una, r->end), "record [%u, %u) acknowledged but kept",
-                  r->start, r->end);
+            CHECK(c, seq_lt(c->snd_una, r->end), "record [%u, %u) acknowledged but kept", r->start,
+                  r->end);
         else {
             const struct tcp_rec *p = &sb->rec[(sb->head + i - 1) & (sb->cap - 1)];
             CHECK(c, seq_leq(p->end, r->start), "records [%u, %u) and [%u, %u) out of order",
                   p->start, p->end, r->start, r->end);
         }
-        CHECK(c, seq_leq(r->end, c->snd_max), "record [%u, %u) beyond snd_max", r->start,
-              r->end);
+        CHECK(c, seq_leq(r->end, c->snd_max), "record [%u, %u) beyond snd_max", r->start, r->end);
         CHECK(c, !((r->flags & REC_SACKED) && (r->flags & (REC_LOST | REC_RETRANS))),
               "record [%u, %u) both SACKed and lost or in retransmission", r->start, r->end);
         if (r->flags & REC_SACKED)
@@ -110,8 +108,7 @@ static void check_scoreboard(const struct sk_tcb *c)
     }
     CHECK(c, sacked == sb->sacked, "sacked %u, the records say %llu", sb->sacked,
           (unsigned long long)sacked);
-    CHECK(c, lost == sb->lost, "lost %u, the records say %llu", sb->lost,
-          (unsigned long long)lost);
+    CHECK(c, lost == sb->lost, "lost %u, the records say %llu", sb->lost, (unsigned long long)lost);
     CHECK(c, retrans == sb->retrans, "retrans %u, the records say %llu", sb->retrans,
           (unsigned long long)retrans);
     CHECK(c, (uint64_t)sb->sacked + sb->lost <= c->snd_max - c->snd_una,
@@ -124,8 +121,7 @@ static void check_scoreboard(const struct sk_tcb *c)
         CHECK(c, sb->rec[s].flags & REC_TLIST, "slot %u on the time list unflagged", s);
         walked++;
     }
-    CHECK(c, walked == on_tlist, "time list links %u records, %u are flagged", walked,
-          on_tlist);
+    CHECK(c, walked == on_tlist, "time list links %u records, %u are flagged", walked, on_tlist);
 }
 
 static void check_tcb(void *ctx, const sk_conn *conn)
@@ -144,8 +140,8 @@ static void check_tcb(void *ctx, const sk_conn *conn)
         CHECK(c, seq_lt(c->fin_seq, c->snd_max), "FIN at %u sent but not below snd_max",
               c->fin_seq);
     if (c->state == SK_LISTEN) {
-        CHECK(c, c->acceptq_len <= c->backlog, "accept queue %u above backlog %u",
-              c->acceptq_len, c->backlog);
+        CHECK(c, c->acceptq_len <= c->backlog, "accept queue %u above backlog %u", c->acceptq_len,
+              c->backlog);
         CHECK(c, c->synq_len <= c->backlog, "SYN queue %u above backlog %u", c->synq_len,
               c->backlog);
     }

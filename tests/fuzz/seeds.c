@@ -32,7 +32,7 @@ static int write_file(const char *dir, const char *name, const uint8_t *p, size_
 /* ---- the TCP target's scenarios ---- */
 
 /* Segment arguments (fuzz_tcp.h): sel, kind, modes, then what they ask. */
-#define NEWFLOW(port) (0x80 | (port))     /* to ports_us[port] */
+#define NEWFLOW(port) (0x80 | (port)) /* to ports_us[port] */
 #define K_ACK         0
 #define K_PSH         1
 #define K_SYN         2
@@ -45,9 +45,9 @@ static int write_file(const char *dir, const char *name, const uint8_t *p, size_
 #define W_OPEN        0 /* window 65535 */
 #define W_ZERO        3
 /* Option masks: MSS (+ index), wscale (+ shift), SACK-permitted, timestamps. */
-#define O_SYN_ALL     0x0f
-#define O_TS          0x08
-#define O_TS_SACK     0x18 /* + count byte, + 2 bytes per block */
+#define O_SYN_ALL 0x0f
+#define O_TS      0x08
+#define O_TS_SACK 0x18 /* + count byte, + 2 bytes per block */
 
 struct scenario {
     const char *name;
@@ -58,117 +58,276 @@ struct scenario {
 
 /* Handles: the listener is 0, the first accepted connection 1. */
 static const struct scenario scenarios[] = {
-    {"passive-close-last-ack", 0x00,
-     {OP_OPEN, 1,                                      /* listen on 5050 */
-      OP_SEG, NEWFLOW(0), K_SYN, 0, W_OPEN,            /* SYN, no options */
-      OP_SEG, 0, K_ACK, 0, W_OPEN,                     /* the handshake's ACK */
-      OP_POLL,                                         /* accept */
-      OP_SEG, 0, K_PSH | K_DATA, 0, 0, 100, W_OPEN,    /* 100 bytes */
-      OP_RECV, 1, 1, OP_SEND, 1, 1, OP_TIME, 50,
-      OP_SEG, 0, K_ACK, 0, W_OPEN,
-      OP_SEG, 0, K_FIN, 0, W_OPEN,                     /* CLOSE_WAIT */
-      OP_RECV, 1, 1, OP_CLOSE, 1,                      /* LAST_ACK */
-      OP_SEG, 0, K_ACK, 0, W_OPEN, OP_NOP},                    /* CLOSED */
+    {"passive-close-last-ack",
+     0x00,
+     {OP_OPEN,  1, /* listen on 5050 */
+      OP_SEG,   NEWFLOW(0), K_SYN,
+      0,        W_OPEN, /* SYN, no options */
+      OP_SEG,   0,          K_ACK,
+      0,        W_OPEN, /* the handshake's ACK */
+      OP_POLL,          /* accept */
+      OP_SEG,   0,          K_PSH | K_DATA,
+      0,        0,          100,
+      W_OPEN, /* 100 bytes */
+      OP_RECV,  1,          1,
+      OP_SEND,  1,          1,
+      OP_TIME,  50,         OP_SEG,
+      0,        K_ACK,      0,
+      W_OPEN,   OP_SEG,     0,
+      K_FIN,    0,          W_OPEN, /* CLOSE_WAIT */
+      OP_RECV,  1,          1,
+      OP_CLOSE, 1, /* LAST_ACK */
+      OP_SEG,   0,          K_ACK,
+      0,        W_OPEN,     OP_NOP}, /* CLOSED */
      0},
-    {"active-close-time-wait", 0x00,
-     {OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, M_OPTS, O_SYN_ALL, 0, 7, W_OPEN,
-      OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN, OP_POLL,
-      OP_SEND, 1, 2,                                    /* 3000 bytes */
-      OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN,
-      OP_CLOSE, 1,                                      /* FIN_WAIT_1 */
-      OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN,           /* FIN_WAIT_2 */
-      OP_SEG, 0, K_FIN, M_OPTS, O_TS, W_OPEN,           /* TIME_WAIT */
-      OP_SEG, 0, K_FIN, M_OPTS, O_TS, W_OPEN,           /* the FIN again */
-      OP_JUMP, 5, OP_NOP},                                   /* 2*MSL passes */
+    {"active-close-time-wait",
+     0x00,
+     {OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, M_OPTS, O_SYN_ALL, 0,       7, W_OPEN,
+      OP_SEG,  0, K_ACK,  M_OPTS,     O_TS,  W_OPEN, OP_POLL,   OP_SEND, 1, 2, /* 3000 bytes */
+      OP_SEG,  0, K_ACK,  M_OPTS,     O_TS,  W_OPEN, OP_CLOSE,  1,             /* FIN_WAIT_1 */
+      OP_SEG,  0, K_ACK,  M_OPTS,     O_TS,  W_OPEN,                           /* FIN_WAIT_2 */
+      OP_SEG,  0, K_FIN,  M_OPTS,     O_TS,  W_OPEN,                           /* TIME_WAIT */
+      OP_SEG,  0, K_FIN,  M_OPTS,     O_TS,  W_OPEN,                           /* the FIN again */
+      OP_JUMP, 5, OP_NOP},                                                     /* 2*MSL passes */
      0},
-    {"simultaneous-close", 0x01,
-     {OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, 0, W_OPEN, OP_SEG, 0, K_ACK, 0, W_OPEN, OP_POLL,
-      OP_CLOSE, 1,                                      /* our FIN */
-      OP_SEG, 0, K_FIN, 3 << 3, W_OPEN,                 /* theirs, not acking ours: CLOSING */
-      OP_SEG, 0, K_ACK, 0, W_OPEN, OP_JUMP, 8, OP_NOP},
+    {"simultaneous-close",
+     0x01,
+     {OP_OPEN, 1,     OP_SEG, NEWFLOW(0), K_SYN,   0,        W_OPEN, OP_SEG,
+      0,       K_ACK, 0,      W_OPEN,     OP_POLL, OP_CLOSE, 1, /* our FIN */
+      OP_SEG,  0,     K_FIN,  3 << 3,     W_OPEN, /* theirs, not acking ours: CLOSING */
+      OP_SEG,  0,     K_ACK,  0,          W_OPEN,  OP_JUMP,  8,      OP_NOP},
      0},
-    {"active-open-data-rst", 0x00,
-     {OP_OPEN, 0,                                       /* connect to 6000 */
-      OP_SEG, 0, K_SYNACK, M_OPTS, O_SYN_ALL, 1, 2, W_OPEN,
-      OP_POLL, OP_SEND, 0, 1,
-      OP_SEG, 0, K_PSH | K_DATA, M_OPTS, 0x05, 0x00, O_TS, W_OPEN,
-      OP_RECV, 0, 1, OP_TIME, 40, OP_TIME, 200,
-      OP_SEG, 0, K_RST, 0, W_OPEN, OP_POLL, OP_CLOSE, 0, OP_NOP},
+    {"active-open-data-rst",
+     0x00,
+     {OP_OPEN, 0, /* connect to 6000 */
+      OP_SEG,  0,      K_SYNACK, M_OPTS,   O_SYN_ALL,
+      1,       2,      W_OPEN,   OP_POLL,  OP_SEND,
+      0,       1,      OP_SEG,   0,        K_PSH | K_DATA,
+      M_OPTS,  0x05,   0x00,     O_TS,     W_OPEN,
+      OP_RECV, 0,      1,        OP_TIME,  40,
+      OP_TIME, 200,    OP_SEG,   0,        K_RST,
+      0,       W_OPEN, OP_POLL,  OP_CLOSE, 0,
+      OP_NOP},
      0},
-    {"syn-sent-refused-and-retries", 0x01,
-     {OP_OPEN, 0, OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8, OP_OPEN, 2, OP_JUMP, 8,
-      OP_SEG, 1, K_RSTACK, 0, W_OPEN, OP_POLL, OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8, OP_NOP},
+    {"syn-sent-refused-and-retries",
+     0x01,
+     {OP_OPEN,  0, OP_JUMP, 8,       OP_JUMP, 8, OP_JUMP, 8, OP_OPEN, 2, OP_JUMP, 8, OP_SEG, 1,
+      K_RSTACK, 0, W_OPEN,  OP_POLL, OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8, OP_NOP},
      0},
-    {"rto-tlp-until-abort", 0x00,
-     {OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, M_OPTS, O_SYN_ALL, 0, 7, W_OPEN,
-      OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN, OP_POLL,
-      OP_SEND, 1, 2, OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8,
-      OP_SEG, 0, K_ACK, (4 << 3) | M_OPTS, 128, O_TS, W_OPEN, /* a partial ACK */
-      OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8, OP_JUMP, 8,
-      OP_JUMP, 8, OP_POLL, OP_NOP},
+    {"rto-tlp-until-abort",
+     0x00,
+     {OP_OPEN,   1,      OP_SEG,  NEWFLOW(0), K_SYN,   M_OPTS,
+      O_SYN_ALL, 0,      7,       W_OPEN,     OP_SEG,  0,
+      K_ACK,     M_OPTS, O_TS,    W_OPEN,     OP_POLL, OP_SEND,
+      1,         2,      OP_JUMP, 8,          OP_JUMP, 8,
+      OP_JUMP,   8,      OP_SEG,  0,          K_ACK,   (4 << 3) | M_OPTS,
+      128,       O_TS,   W_OPEN, /* a partial ACK */
+      OP_JUMP,   8,      OP_JUMP, 8,          OP_JUMP, 8,
+      OP_JUMP,   8,      OP_JUMP, 8,          OP_JUMP, 8,
+      OP_JUMP,   8,      OP_JUMP, 8,          OP_POLL, OP_NOP},
      0},
-    {"out-of-order-then-gap", 0x00,
-     {OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, M_OPTS, 0x05, 0, W_OPEN,
-      OP_SEG, 0, K_ACK, 0, W_OPEN, OP_POLL,
-      OP_SEG, 0, K_DATA, 3, 0x05, 0xb4, 3, W_OPEN,       /* 1460 bytes, 4 segments ahead */
-      OP_SEG, 0, K_DATA, 3, 0x05, 0xb4, 1, W_OPEN,       /* 2 ahead */
-      OP_SEG, 0, K_DATA, 3, 0x05, 0xb4, 5, W_OPEN,
-      OP_SEG, 0, K_DATA, 4, 0x00, 0x10, 0, W_OPEN,       /* old data: D-SACK */
-      OP_SEG, 0, K_DATA, 0, 0x05, 0xb4, W_OPEN,          /* the gap's first part */
-      OP_SEG, 0, K_DATA, 0, 0x05, 0xb4, W_OPEN,
-      OP_SEG, 0, K_FIN | K_DATA, 3, 0x00, 0x20, 9, W_OPEN, /* a FIN out of order */
-      OP_RECV, 1, 1, OP_RECV, 1, 1, OP_TIME, 50, OP_RECV, 1, 1, OP_POLL, OP_NOP},
+    {"out-of-order-then-gap",
+     0x00,
+     {OP_OPEN, 1,       OP_SEG, NEWFLOW(0), K_SYN,
+      M_OPTS,  0x05,    0,      W_OPEN,     OP_SEG,
+      0,       K_ACK,   0,      W_OPEN,     OP_POLL,
+      OP_SEG,  0,       K_DATA, 3,          0x05,
+      0xb4,    3,       W_OPEN, /* 1460 bytes, 4 segments ahead */
+      OP_SEG,  0,       K_DATA, 3,          0x05,
+      0xb4,    1,       W_OPEN, /* 2 ahead */
+      OP_SEG,  0,       K_DATA, 3,          0x05,
+      0xb4,    5,       W_OPEN, OP_SEG,     0,
+      K_DATA,  4,       0x00,   0x10,       0,
+      W_OPEN, /* old data: D-SACK */
+      OP_SEG,  0,       K_DATA, 0,          0x05,
+      0xb4,    W_OPEN, /* the gap's first part */
+      OP_SEG,  0,       K_DATA, 0,          0x05,
+      0xb4,    W_OPEN,  OP_SEG, 0,          K_FIN | K_DATA,
+      3,       0x00,    0x20,   9,          W_OPEN, /* a FIN out of order */
+      OP_RECV, 1,       1,      OP_RECV,    1,
+      1,       OP_TIME, 50,     OP_RECV,    1,
+      1,       OP_POLL, OP_NOP},
      0},
-    {"sack-fast-retransmit", 0x01,
-     {OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, M_OPTS, O_SYN_ALL, 0, 7, W_OPEN,
-      OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN, OP_POLL,
-      OP_SEND, 1, 3,                                    /* 70000 bytes */
-      OP_SEG, 0, K_ACK, (4 << 3) | M_OPTS, 30, O_TS_SACK, 0, 60, 90, W_OPEN,
-      OP_SEG, 0, K_ACK, (3 << 3) | M_OPTS, O_TS_SACK, 0, 60, 120, W_OPEN,
-      OP_SEG, 0, K_ACK, (3 << 3) | M_OPTS, O_TS_SACK, 1, 60, 150, 200, 20, W_OPEN,
-      OP_SEG, 0, K_ACK, (3 << 3) | M_OPTS, O_TS_SACK, 0, 40, 200, W_OPEN,
-      OP_TIME, 5, OP_SEG, 0, K_ACK, (4 << 3) | M_OPTS, 100, O_TS_SACK, 0, 180, 70, W_OPEN,
-      OP_TIME, 30, OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN, OP_SEND, 1, 3, OP_JUMP, 8,
-      OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN, OP_NOP},
+    {"sack-fast-retransmit",
+     0x01,
+     {OP_OPEN,
+      1,
+      OP_SEG,
+      NEWFLOW(0),
+      K_SYN,
+      M_OPTS,
+      O_SYN_ALL,
+      0,
+      7,
+      W_OPEN,
+      OP_SEG,
+      0,
+      K_ACK,
+      M_OPTS,
+      O_TS,
+      W_OPEN,
+      OP_POLL,
+      OP_SEND,
+      1,
+      3, /* 70000 bytes */
+      OP_SEG,
+      0,
+      K_ACK,
+      (4 << 3) | M_OPTS,
+      30,
+      O_TS_SACK,
+      0,
+      60,
+      90,
+      W_OPEN,
+      OP_SEG,
+      0,
+      K_ACK,
+      (3 << 3) | M_OPTS,
+      O_TS_SACK,
+      0,
+      60,
+      120,
+      W_OPEN,
+      OP_SEG,
+      0,
+      K_ACK,
+      (3 << 3) | M_OPTS,
+      O_TS_SACK,
+      1,
+      60,
+      150,
+      200,
+      20,
+      W_OPEN,
+      OP_SEG,
+      0,
+      K_ACK,
+      (3 << 3) | M_OPTS,
+      O_TS_SACK,
+      0,
+      40,
+      200,
+      W_OPEN,
+      OP_TIME,
+      5,
+      OP_SEG,
+      0,
+      K_ACK,
+      (4 << 3) | M_OPTS,
+      100,
+      O_TS_SACK,
+      0,
+      180,
+      70,
+      W_OPEN,
+      OP_TIME,
+      30,
+      OP_SEG,
+      0,
+      K_ACK,
+      M_OPTS,
+      O_TS,
+      W_OPEN,
+      OP_SEND,
+      1,
+      3,
+      OP_JUMP,
+      8,
+      OP_SEG,
+      0,
+      K_ACK,
+      M_OPTS,
+      O_TS,
+      W_OPEN,
+      OP_NOP},
      0},
-    {"newreno-dupacks", 0x00,
-     {OP_OPEN, 1, OP_OPTS, 0, 0x80 | 16,                /* NewReno (2 << 6), no Nagle */
-      OP_SEG, NEWFLOW(0), K_SYN, M_OPTS, 0x01, 0, W_OPEN,
-      OP_SEG, 0, K_ACK, 0, W_OPEN, OP_POLL, OP_SEND, 1, 3,
-      OP_SEG, 0, K_ACK, 4 << 3, 20, W_OPEN, OP_SEG, 0, K_ACK, 3 << 3, W_OPEN,
-      OP_SEG, 0, K_ACK, 3 << 3, W_OPEN, OP_SEG, 0, K_ACK, 3 << 3, W_OPEN,
-      OP_SEG, 0, K_ACK, 3 << 3, W_OPEN, OP_SEG, 0, K_ACK, 4 << 3, 100, W_OPEN,
-      OP_SEG, 0, K_ACK, 0, W_OPEN, OP_NOP},
+    {"newreno-dupacks",
+     0x00,
+     {OP_OPEN, 1,          OP_OPTS, 0,       0x80 | 16, /* NewReno (2 << 6), no Nagle */
+      OP_SEG,  NEWFLOW(0), K_SYN,   M_OPTS,  0x01,      0,      W_OPEN, OP_SEG, 0,
+      K_ACK,   0,          W_OPEN,  OP_POLL, OP_SEND,   1,      3,      OP_SEG, 0,
+      K_ACK,   4 << 3,     20,      W_OPEN,  OP_SEG,    0,      K_ACK,  3 << 3, W_OPEN,
+      OP_SEG,  0,          K_ACK,   3 << 3,  W_OPEN,    OP_SEG, 0,      K_ACK,  3 << 3,
+      W_OPEN,  OP_SEG,     0,       K_ACK,   3 << 3,    W_OPEN, OP_SEG, 0,      K_ACK,
+      4 << 3,  100,        W_OPEN,  OP_SEG,  0,         K_ACK,  0,      W_OPEN, OP_NOP},
      0},
-    {"zero-window-probes", 0x00,
-     {OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, 0, W_OPEN, OP_SEG, 0, K_ACK, 0, W_ZERO, OP_POLL,
-      OP_SEND, 1, 2, OP_JUMP, 8, OP_JUMP, 8, OP_SEG, 0, K_ACK, 0, W_ZERO, OP_JUMP, 8, OP_JUMP, 8,
-      OP_SEG, 0, K_ACK, 0, W_OPEN, OP_TIME, 10, OP_SEG, 0, K_ACK, 0, W_OPEN, OP_NOP},
+    {"zero-window-probes",
+     0x00,
+     {OP_OPEN, 1,       OP_SEG,  NEWFLOW(0), K_SYN, 0,       W_OPEN, OP_SEG,  0,     K_ACK,  0,
+      W_ZERO,  OP_POLL, OP_SEND, 1,          2,     OP_JUMP, 8,      OP_JUMP, 8,     OP_SEG, 0,
+      K_ACK,   0,       W_ZERO,  OP_JUMP,    8,     OP_JUMP, 8,      OP_SEG,  0,     K_ACK,  0,
+      W_OPEN,  OP_TIME, 10,      OP_SEG,     0,     K_ACK,   0,      W_OPEN,  OP_NOP},
      0},
-    {"keepalive", 0x00,
-     {OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, 0, W_OPEN, OP_SEG, 0, K_ACK, 0, W_OPEN, OP_POLL,
-      OP_OPTS, 1, 32, OP_JUMP, 8, OP_JUMP, 8, OP_SEG, 0, K_ACK, 0, W_OPEN, OP_JUMP, 8, OP_JUMP, 8,
-      OP_JUMP, 8, OP_JUMP, 8, OP_POLL, OP_NOP},
+    {"keepalive",
+     0x00,
+     {OP_OPEN, 1, OP_SEG,  NEWFLOW(0), K_SYN,   0, W_OPEN,  OP_SEG,  0,
+      K_ACK,   0, W_OPEN,  OP_POLL,    OP_OPTS, 1, 32,      OP_JUMP, 8,
+      OP_JUMP, 8, OP_SEG,  0,          K_ACK,   0, W_OPEN,  OP_JUMP, 8,
+      OP_JUMP, 8, OP_JUMP, 8,          OP_JUMP, 8, OP_POLL, OP_NOP},
      0},
-    {"simultaneous-open", 0x00,
-     {OP_OPEN, 0, OP_SEG, 0, K_SYN, 0, W_OPEN,           /* a SYN crossing ours */
-      OP_SEG, 0, K_SYNACK, 0, W_OPEN, OP_POLL, OP_SHUTDOWN, 0,
-      OP_SEG, 0, K_FIN, 0, W_OPEN, OP_JUMP, 8, OP_JUMP, 8, OP_NOP},
+    {"simultaneous-open",
+     0x00,
+     {OP_OPEN, 0,     OP_SEG,   0,      K_SYN,   0,       W_OPEN, /* a SYN crossing ours */
+      OP_SEG,  0,     K_SYNACK, 0,      W_OPEN,  OP_POLL, OP_SHUTDOWN, 0, OP_SEG,
+      0,       K_FIN, 0,        W_OPEN, OP_JUMP, 8,       OP_JUMP,     8, OP_NOP},
      0},
-    {"wrap-isn-small-buffers", 0x05,                     /* 4 KiB buffers */
-     {OP_OPEN, 1, OP_SEG, NEWFLOW(0) | 0x40, K_SYN, M_OPTS, O_SYN_ALL, 0, 2, W_OPEN,
-      OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN, OP_POLL,
-      OP_SEG, 0, K_DATA, M_OPTS, 0x05, 0xb4, O_TS, W_OPEN,
-      OP_SEG, 0, K_DATA, M_OPTS, 0x05, 0xb4, O_TS, W_OPEN,
-      OP_SEG, 0, K_DATA, M_OPTS, 0x05, 0xb4, O_TS, W_OPEN,   /* beyond the window */
-      OP_RECV, 1, 1, OP_TIME, 1, OP_SEND, 1, 3, OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN,
-      OP_SEG, 0, K_ACK, M_OPTS, O_TS, W_OPEN, OP_ABORT, 1, OP_NOP},
+    {"wrap-isn-small-buffers",
+     0x05, /* 4 KiB buffers */
+     {OP_OPEN,  1,       OP_SEG,    NEWFLOW(0) | 0x40,
+      K_SYN,    M_OPTS,  O_SYN_ALL, 0,
+      2,        W_OPEN,  OP_SEG,    0,
+      K_ACK,    M_OPTS,  O_TS,      W_OPEN,
+      OP_POLL,  OP_SEG,  0,         K_DATA,
+      M_OPTS,   0x05,    0xb4,      O_TS,
+      W_OPEN,   OP_SEG,  0,         K_DATA,
+      M_OPTS,   0x05,    0xb4,      O_TS,
+      W_OPEN,   OP_SEG,  0,         K_DATA,
+      M_OPTS,   0x05,    0xb4,      O_TS,
+      W_OPEN, /* beyond the window */
+      OP_RECV,  1,       1,         OP_TIME,
+      1,        OP_SEND, 1,         3,
+      OP_SEG,   0,       K_ACK,     M_OPTS,
+      O_TS,     W_OPEN,  OP_SEG,    0,
+      K_ACK,    M_OPTS,  O_TS,      W_OPEN,
+      OP_ABORT, 1,       OP_NOP},
      0},
-    {"listener-backlog-and-close", 0x00,
-     {OP_OPEN, 1 | (1 << 3),                             /* backlog 1 */
-      OP_SEG, NEWFLOW(0), K_SYN, 0, W_OPEN, OP_SEG, NEWFLOW(0 | 4), K_SYN, 0, W_OPEN,
-      OP_SEG, NEWFLOW(0 | 8), K_SYN, 0, W_OPEN, OP_SEG, 0, K_ACK, 0, W_OPEN,
-      OP_SEG, 1, K_ACK, 0, W_OPEN, OP_JUMP, 8, OP_CLOSE, 0, OP_JUMP, 8, OP_NOP},
+    {"listener-backlog-and-close",
+     0x00,
+     {OP_OPEN,
+      1 | (1 << 3), /* backlog 1 */
+      OP_SEG,
+      NEWFLOW(0),
+      K_SYN,
+      0,
+      W_OPEN,
+      OP_SEG,
+      NEWFLOW(0 | 4),
+      K_SYN,
+      0,
+      W_OPEN,
+      OP_SEG,
+      NEWFLOW(0 | 8),
+      K_SYN,
+      0,
+      W_OPEN,
+      OP_SEG,
+      0,
+      K_ACK,
+      0,
+      W_OPEN,
+      OP_SEG,
+      1,
+      K_ACK,
+      0,
+      W_OPEN,
+      OP_JUMP,
+      8,
+      OP_CLOSE,
+      0,
+      OP_JUMP,
+      8,
+      OP_NOP},
      0},
 };
 
@@ -207,8 +366,8 @@ static void write_generated(const char *dir)
     /* 300 one-byte segments two bytes apart: the out-of-order table fills
      * (tcp_max_ooo ranges), then the gap closes. */
     b.n = 0;
-    PUT(21, 0x00, OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, M_OPTS, 0x04, W_OPEN,
-        OP_SEG, 0, K_ACK, 0, W_OPEN, OP_POLL);
+    PUT(21, 0x00, OP_OPEN, 1, OP_SEG, NEWFLOW(0), K_SYN, M_OPTS, 0x04, W_OPEN, OP_SEG, 0, K_ACK, 0,
+        W_OPEN, OP_POLL);
     for (int i = 0; i < 300; i++)
         PUT(OP_SEG, 0, K_DATA, 3, 0x00, 0x01, (uint8_t)(0x80 | i >> 8), (uint8_t)i, W_OPEN);
     PUT(OP_SEG, 0, K_DATA, 0, 0x02, 0x00, W_OPEN, OP_RECV, 1, 1, OP_NOP);
@@ -252,8 +411,8 @@ static size_t read_pcap(const char *path, struct frame **out)
         fprintf(stderr, "fuzz_seeds: cannot read %s\n", path);
         exit(1);
     }
-    uint32_t magic = (uint32_t)gh[0] | (uint32_t)gh[1] << 8 | (uint32_t)gh[2] << 16 |
-                     (uint32_t)gh[3] << 24;
+    uint32_t magic =
+        (uint32_t)gh[0] | (uint32_t)gh[1] << 8 | (uint32_t)gh[2] << 16 | (uint32_t)gh[3] << 24;
     bool swap = magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1;
     bool nano = magic == 0xa1b23c4d || magic == 0x4d3cb2a1;
     if (!swap && magic != 0xa1b2c3d4 && magic != 0xa1b23c4d) {
@@ -487,7 +646,7 @@ static void write_session(const char *name, struct frame *v, size_t n, const cha
             }
             continue;
         }
-        uint8_t kind = (fl & 0x04) ? K_RST
+        uint8_t kind = (fl & 0x04)   ? K_RST
                        : (fl & 0x02) ? ((fl & 0x10) ? K_SYNACK : K_SYN)
                        : (fl & 0x01) ? K_FIN
                        : (fl & 0x08) ? K_PSH

@@ -70,8 +70,7 @@ BENCH_FN static long timed_recv(sk_conn *c, void *buf, size_t n)
 {
     return sk_recv(c, buf, n);
 }
-BENCH_FN static long timed_send(struct harness *h, sk_conn *c, const void *buf,
-                                                 size_t n)
+BENCH_FN static long timed_send(struct harness *h, sk_conn *c, const void *buf, size_t n)
 {
     long r = sk_send(c, buf, n);
     h_flush(h);
@@ -86,8 +85,7 @@ BENCH_FN static long warm_recv(sk_conn *c, void *buf, size_t n)
 {
     return sk_recv(c, buf, n);
 }
-BENCH_FN static long warm_send(struct harness *h, sk_conn *c, const void *buf,
-                                                size_t n)
+BENCH_FN static long warm_send(struct harness *h, sk_conn *c, const void *buf, size_t n)
 {
     long r = sk_send(c, buf, n);
     h_flush(h);
@@ -227,7 +225,8 @@ static void run_out(struct tcp_fx *f, long n, int timed)
         if (round > 100 * n)
             die("the transfer does not progress");
         if (queued < want) {
-            size_t k = (size_t)(want - queued) < sizeof(sink) ? (size_t)(want - queued) : sizeof(sink);
+            size_t k =
+                (size_t)(want - queued) < sizeof(sink) ? (size_t)(want - queued) : sizeof(sink);
             long r = do_send(timed, f->h, f->c, sink, k);
             if (r > 0)
                 queued += r;

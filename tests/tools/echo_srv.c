@@ -217,7 +217,9 @@ int main(int argc, char **argv)
     }
     for (size_t pos = 0; pos < sizeof(chargen); pos++) {
         size_t k = pos % CHARGEN_PERIOD, line = k / 74, col = k % 74;
-        chargen[pos] = col == 72 ? '\r' : col == 73 ? '\n' : (unsigned char)(' ' + (line + col) % 95);
+        chargen[pos] = col == 72   ? '\r'
+                       : col == 73 ? '\n'
+                                   : (unsigned char)(' ' + (line + col) % 95);
     }
     static struct listener ls[3];
     int nl = 0;

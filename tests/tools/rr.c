@@ -148,7 +148,8 @@ int main(int argc, char **argv)
             limit_s = num(optarg, 1, 3600, "-T");
             break;
         default:
-            fprintf(stderr, "usage: rr [-n N] [-z SIZE] [-W WARMUP] [-c CONNS] [-T SECS] HOST PORT\n");
+            fprintf(stderr,
+                    "usage: rr [-n N] [-z SIZE] [-W WARMUP] [-c CONNS] [-T SECS] HOST PORT\n");
             return 2;
         }
     }

@@ -972,8 +972,10 @@ START_TEST(ip_fragments_to_reassembly)
         uint16_t frag;
         const char *counter;
     } cases[] = {
-        {IP_FLAG_MF, "drop_ip_frag_bad_len"},   {IP_FLAG_MF | 100, "drop_ip_frag_bad_len"},
-        {IP_OFF_MASK, "drop_ip_frag_too_big"},  {IP_FLAG_DF | IP_FLAG_MF, "drop_ip_frag_bad_len"},
+        {IP_FLAG_MF, "drop_ip_frag_bad_len"},
+        {IP_FLAG_MF | 100, "drop_ip_frag_bad_len"},
+        {IP_OFF_MASK, "drop_ip_frag_too_big"},
+        {IP_FLAG_DF | IP_FLAG_MF, "drop_ip_frag_bad_len"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         wr16(f + ETH_HDR_LEN + 6, cases[i].frag);

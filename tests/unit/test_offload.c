@@ -135,13 +135,13 @@ START_TEST(checksum_valid_trusted)
     fx_open_passive(&f, NULL, PISN, 65535, 1460);
     uint8_t frame[H_FRAME_MAX];
     size_t n = h_tcp(frame, &(struct h_seg){.sport = f.pport,
-                                             .dport = f.lport,
-                                             .seq = f.pseq,
-                                             .ack = f.pack,
-                                             .flags = TCP_ACK,
-                                             .wnd = 65535,
-                                             .data = "abc",
-                                             .len = 3});
+                                            .dport = f.lport,
+                                            .seq = f.pseq,
+                                            .ack = f.pack,
+                                            .flags = TCP_ACK,
+                                            .wnd = 65535,
+                                            .data = "abc",
+                                            .len = 3});
     frame[n - 1] ^= 0xff; /* the data changes; the checksum does not */
     struct sk_frame_meta m = {.csum = SK_CSUM_VALID};
     sk_input_meta(f.h->s, frame, n, &m, f.h->now);
@@ -240,8 +240,8 @@ START_TEST(parked_for_arp)
     ck_assert_int_ge(syn, 0);
     ck_assert_uint_eq(sent[syn].m.csum, SK_CSUM_NONE);
     const uint8_t *ip = sent[syn].f + ETH_HDR_LEN;
-    uint32_t sum = csum_pseudo(rd32(ip + 12), rd32(ip + 16), IP_PROTO_TCP,
-                               (uint16_t)(rd16(ip + 2) - 20));
+    uint32_t sum =
+        csum_pseudo(rd32(ip + 12), rd32(ip + 16), IP_PROTO_TCP, (uint16_t)(rd16(ip + 2) - 20));
     ck_assert_uint_eq(csum_finish(csum_partial(ip + 20, rd16(ip + 2) - 20u, sum)), 0);
     sk_abort(c);
     h_free(h);

@@ -13,7 +13,8 @@
 
 #include "pcapng.h"
 
-static const uint8_t frame1[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06};
+static const uint8_t frame1[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2,
+                                   0,    0,    0,    0,    1,    0x08, 0x06};
 static const uint8_t frame2[61] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, 0x45};
 static const char comment[] = "answers a SYN (RFC 9293 3.10.7.2)"; /* 33 bytes: padded to 36 */
 

@@ -9,7 +9,7 @@
 #include "harness.h"
 #include "tcp_fixture.h"
 
-#define PISN 0xC0000000u
+#define PISN   0xC0000000u
 #define MAXREC 256
 
 /* What the observers saw, in order: a why (dir, code) or a frame (why -1). */
@@ -199,8 +199,9 @@ START_TEST(drops_and_closed_port)
     /* A bad checksum: dropped, with its counter's words. */
     clear(&f);
     uint8_t frame[H_FRAME_MAX];
-    size_t n = h_tcp(frame, &(struct h_seg){.sport = 1000, .dport = FX_LPORT, .seq = 5,
-                                             .flags = TCP_SYN, .wnd = 100});
+    size_t n = h_tcp(
+        frame,
+        &(struct h_seg){.sport = 1000, .dport = FX_LPORT, .seq = 5, .flags = TCP_SYN, .wnd = 100});
     frame[n - 1] ^= 0x40; /* in the TCP header's urgent pointer: the sum breaks */
     h_input(f.h, frame, n);
     ck_assert_int_eq(only(SK_DIR_IN), SK_WHY_RX_DROPPED);

@@ -104,8 +104,14 @@ START_TEST(cookie_when_half_open_queue_full)
     ck_assert_uint_eq(i.iss, sa.seq);
     ck_assert_uint_eq(i.irs, 300);
     /* Data flows both ways. */
-    h_send(f.h, &(struct h_seg){.sport = 1003, .dport = LPORT, .seq = 301, .ack = sa.seq + 1,
-                                .flags = TCP_ACK | TCP_PSH, .wnd = 1000, .data = "hi", .len = 2});
+    h_send(f.h, &(struct h_seg){.sport = 1003,
+                                .dport = LPORT,
+                                .seq = 301,
+                                .ack = sa.seq + 1,
+                                .flags = TCP_ACK | TCP_PSH,
+                                .wnd = 1000,
+                                .data = "hi",
+                                .len = 2});
     char buf[8];
     ck_assert_int_eq(sk_recv(c, buf, sizeof(buf)), 2);
     ck_assert_int_eq(sk_send(c, "yo", 2), 2);
@@ -126,8 +132,13 @@ START_TEST(cookie_keeps_options_with_timestamps)
     struct tcp_fx f;
     fx_listen(&f, cookies_always, 0);
     struct tcp_seg sa = syn_of(f.h, 1001,
-                               (struct h_seg){.seq = 5000, .mss = 1460, .sack_ok = true,
-                                              .has_ws = true, .ws = 7, .ts = true, .tsval = 777});
+                               (struct h_seg){.seq = 5000,
+                                              .mss = 1460,
+                                              .sack_ok = true,
+                                              .has_ws = true,
+                                              .ws = 7,
+                                              .ts = true,
+                                              .tsval = 777});
     ck_assert_int_eq(h_count_conns(f.h), 1);
     ck_assert(sa.opt.ts);
     ck_assert(sa.opt.sack_ok);
@@ -163,8 +174,9 @@ START_TEST(cookie_without_timestamps_keeps_only_mss)
 {
     struct tcp_fx f;
     fx_listen(&f, cookies_always, 0);
-    struct tcp_seg sa = syn_of(
-        f.h, 1001, (struct h_seg){.seq = 5000, .mss = 1000, .sack_ok = true, .has_ws = true, .ws = 7});
+    struct tcp_seg sa =
+        syn_of(f.h, 1001,
+               (struct h_seg){.seq = 5000, .mss = 1000, .sack_ok = true, .has_ws = true, .ws = 7});
     /* Nowhere to keep SACK and the shift: the SYN-ACK offers neither. */
     ck_assert(!sa.opt.ts);
     ck_assert(!sa.opt.sack_ok);
@@ -319,15 +331,17 @@ START_TEST(rsts_for_closed_ports_limited)
     h_learn_peer(h);
     h_clear(h);
     for (int i = 0; i < 20; i++)
-        h_send(h, &(struct h_seg){.sport = 1000, .dport = 9999, .seq = (uint32_t)i,
-                                  .flags = TCP_SYN, .wnd = 1000});
+        h_send(
+            h,
+            &(struct h_seg){
+                .sport = 1000, .dport = 9999, .seq = (uint32_t)i, .flags = TCP_SYN, .wnd = 1000});
     ck_assert_int_eq(h_ntcp(h), 10);
     ck_assert_uint_eq(ctr(h)->tcp_rst_limited, 10);
     ck_assert_uint_eq(ctr(h)->drop_tcp_no_conn, 20);
     h_advance(h, 1000000);
     h_clear(h);
-    h_send(h, &(struct h_seg){.sport = 1000, .dport = 9999, .seq = 7, .flags = TCP_SYN,
-                              .wnd = 1000});
+    h_send(h,
+           &(struct h_seg){.sport = 1000, .dport = 9999, .seq = 7, .flags = TCP_SYN, .wnd = 1000});
     ck_assert_int_eq(h_ntcp(h), 1);
     h_free(h);
 }

@@ -22,8 +22,8 @@ static uint8_t stream[200 * 1460];
 struct lfx {
     struct tcp_fx f;
     bool ts, sack;
-    uint32_t seg;   /* data per full segment */
-    uint32_t base;  /* sequence number of our first data byte */
+    uint32_t seg;    /* data per full segment */
+    uint32_t base;   /* sequence number of our first data byte */
     uint32_t ptsval; /* the peer's timestamp clock */
 };
 
@@ -194,7 +194,8 @@ START_TEST(sack_several_holes_resent_in_order)
     h_advance(x.f.h, RTT_US);
     /* 0, 2 and 4 lost: the peer SACKs 1, 3 and 5..9. */
     ack_sack(&x, at(&x, 0), 3,
-             (const uint32_t[][2]){{at(&x, 5), at(&x, 10)}, {at(&x, 3), at(&x, 4)}, {at(&x, 1), at(&x, 2)}});
+             (const uint32_t[][2]){
+                 {at(&x, 5), at(&x, 10)}, {at(&x, 3), at(&x, 4)}, {at(&x, 1), at(&x, 2)}});
     uint32_t seqs[16], lens[16];
     ck_assert_int_eq(data_out(&x, seqs, lens, 16), 3);
     ck_assert_uint_eq(seqs[0], at(&x, 0));
@@ -555,8 +556,8 @@ START_TEST(prr_proportional_rate_reduction)
             ck_assert_int_ge(n, 1);
             ck_assert_uint_eq(seqs[0], at(&x, 10));
         }
-        uint64_t prop = ((uint64_t)c->prr_delivered * c->cc.ssthresh + c->recover_fs - 1) /
-                        c->recover_fs;
+        uint64_t prop =
+            ((uint64_t)c->prr_delivered * c->cc.ssthresh + c->recover_fs - 1) / c->recover_fs;
         if (tcp_snd_pipe(c) > c->cc.ssthresh) {
             /* Within two segments: the fast retransmit goes whatever PRR
              * says, and segments go whole (a fraction of one or more
@@ -594,7 +595,8 @@ START_TEST(forged_sack_blocks_ignored)
     /* Blocks beyond what was sent, inverted, or below SND.UNA change
      * nothing: the scoreboard counts only what is outstanding. */
     ack_sack(&x, at(&x, 0), 3,
-             (const uint32_t[][2]){{at(&x, 10), at(&x, 20)}, {at(&x, 3), at(&x, 2)}, {x.base - 5000, x.base - 1000}});
+             (const uint32_t[][2]){
+                 {at(&x, 10), at(&x, 20)}, {at(&x, 3), at(&x, 2)}, {x.base - 5000, x.base - 1000}});
     struct sk_conn_info i;
     sk_conn_info(x.f.c, &i);
     ck_assert_uint_eq(i.sacked, 0);
