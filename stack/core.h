@@ -21,7 +21,6 @@ struct sk_stack {
     struct tcp_table tcp;
     uint8_t *tx;      /* one frame under construction */
     size_t frame_max; /* Ethernet header + MTU */
-    size_t tx_max;    /* the tx buffer: frame_max, or a 64 KiB TSO frame */
     /* Offloads: what the link said of the frame being received (NULL for
      * none), and what goes with the frame being sent. */
     const struct sk_frame_meta *rx_meta;

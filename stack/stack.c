@@ -2,7 +2,7 @@
  *
  * Theory of operation: sk_input() takes one Ethernet frame and walks it up
  * (eth -> arp | ipv4 -> icmp | tcp) in one call; nothing is queued on the
- * way in.  Replies are built in s->tx and leave through sk_emit() at once,
+ * way in.  Replies are built in s->tx and leave through eth_emit() at once,
  * except TCP's ACKs and data, which wait for sk_flush() so one batch of
  * input yields one ACK per connection.  Time only moves when the caller
  * passes `now`. */
@@ -155,8 +155,7 @@ sk_stack *sk_stack_new(const struct sk_config *cfg, uint64_t now, int *err)
     s->now = now;
     s->frame_max = ETH_HDR_LEN + c.mtu;
     /* With TSO a TCP frame may hold a whole IPv4 datagram's worth. */
-    s->tx_max = c.offload_tso ? ETH_HDR_LEN + 65535 : s->frame_max;
-    s->tx = malloc(s->tx_max);
+    s->tx = malloc(c.offload_tso ? ETH_HDR_LEN + 65535 : s->frame_max);
     s->icmp_tokens = ICMP_RATE_BURST;
     s->icmp_refill = now;
     if (!s->tx || arp_init(s) < 0 || tcp_init(s) < 0) {

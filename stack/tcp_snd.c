@@ -760,7 +760,8 @@ static uint32_t send_new(struct sk_tcb *c, uint32_t quota, bool *persist_wanted)
             break;
         }
         if (run_max && !fin && n == c->mss_data) {
-            if (run_len && (run_start + run_len != c->snd_nxt || run_len + n > run_max)) {
+            /* Segments go in order: a run ends only when it is full. */
+            if (run_len && run_len + n > run_max) {
                 send_run(c, run_start, run_len, run_push);
                 run_len = 0;
             }

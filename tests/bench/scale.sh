@@ -55,18 +55,7 @@ rr0=$(rr_median)
 rss0=$(rss_kb)
 
 t0=$(now_ms)
-HOLDERS=()
-for i in $(seq 1 $NPROC); do
-    start_bg "$NS" holder$i "$CONNMANY" -b "10.0.0.$((100 + i))" -n "$PER" -p 200 -w -T 60 "$STACK_IP" 7
-    HOLDERS+=("$BG_LAST")
-done
-all_holding()
-{
-    local i
-    for i in $(seq 1 $NPROC); do
-        grep -q '^holding$' "$TMP/holder$i.out" 2>/dev/null || return 1
-    done
-}
+start_holders "$NPROC" "$PER" 60
 wait_for 90 all_holding || { show "$TMP"/holder*.err; fail "the clients did not finish connecting"; }
 open_ms=$(($(now_ms) - t0))
 est=$(cat "$TMP"/holder*.out | awk '/^established / { s += $2 } END { print s + 0 }')

@@ -361,3 +361,26 @@ only_lo()
     links=$(ip -n "$NS" -o link show | grep -v ': lo:' | cut -d: -f2 | tr -d ' ' | tr '\n' ' ')
     [ -z "$links" ] || fail "$1 left network devices behind in the namespace: $links"
 }
+
+# start_holders N PER SECS: N connmany processes in $NS ($CONNMANY), the
+# i-th from 10.0.0.(100+i), each opening PER connections to tapd's echo
+# at $STACK_IP and holding them (SECS at most); their PIDs in HOLDERS,
+# their outputs $TMP/holderI.out and .err.
+start_holders()
+{
+    local i
+    HOLDERS=()
+    for i in $(seq 1 "$1"); do
+        start_bg "$NS" holder$i "$CONNMANY" -b "10.0.0.$((100 + i))" -n "$2" -p 200 -w -T "$3" "$STACK_IP" 7
+        HOLDERS+=("$BG_LAST")
+    done
+}
+
+# all_holding: every holder said it holds its connections.
+all_holding()
+{
+    local i
+    for i in $(seq 1 ${#HOLDERS[@]}); do
+        grep -q '^holding$' "$TMP/holder$i.out" 2>/dev/null || return 1
+    done
+}

@@ -41,18 +41,7 @@ rss0=$(rss_kb)
 
 # 1. Open them all, from NPROC processes at once; each holds its share.
 t0=$(now_ms)
-HOLDERS=()
-for i in $(seq 1 $NPROC); do
-    start_bg "$NS" holder$i "$CONNMANY" -b "10.0.0.$((100 + i))" -n "$PER" -p 200 -w -T 40 "$STACK_IP" 7
-    HOLDERS+=("$BG_LAST")
-done
-all_holding()
-{
-    local i
-    for i in $(seq 1 $NPROC); do
-        grep -q '^holding$' "$TMP/holder$i.out" 2>/dev/null || return 1
-    done
-}
+start_holders "$NPROC" "$PER" 40
 wait_for 45 all_holding || { show "$TMP"/holder*.err "$TMP/tapd.err"; fail "the $NPROC clients did not all finish connecting in 45 s"; }
 ms=$(($(now_ms) - t0))
 est=$(cat "$TMP"/holder*.out | awk '/^established / { s += $2 } END { print s + 0 }')

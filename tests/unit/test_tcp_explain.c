@@ -227,6 +227,24 @@ START_TEST(refused)
 }
 END_TEST
 
+START_TEST(parked_for_arp_keeps_no_reason)
+{
+    /* The SYN waits for ARP; the ARP request goes out in its place and
+     * must not take the SYN's reason. */
+    struct harness *h = h_new(explain);
+    nrec = 0;
+    int err;
+    sk_conn *c = sk_connect(h->s, PEER_IP, 80, 40001, h->now, &err);
+    ck_assert_ptr_nonnull(c);
+    h_flush(h);
+    int w[8];
+    ck_assert_int_ge(nrec, 1); /* the ARP request's frame */
+    ck_assert_int_eq(whys(SK_DIR_OUT, w, 8), 0);
+    sk_abort(c);
+    h_free(h);
+}
+END_TEST
+
 START_TEST(sender_reasons)
 {
     struct tcp_fx f;
@@ -282,6 +300,7 @@ int main(void)
     tcase_add_test(tc, drops_and_closed_port);
     tcase_add_test(tc, sender_reasons);
     tcase_add_test(tc, refused);
+    tcase_add_test(tc, parked_for_arp_keeps_no_reason);
     suite_add_tcase(s, tc);
     return h_run(s);
 }
