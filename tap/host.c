@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include "addr.h"
+#include "txq.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -47,6 +48,7 @@ enum {
     OPT_MAX_HALF_OPEN,
     OPT_SYNCOOKIES,
     OPT_NO_OFFLOAD,
+    OPT_NO_BATCH,
     OPT_EXPLAIN,
 };
 
@@ -81,6 +83,7 @@ const struct option host_long_opts[] = {
     {"max-half-open", required_argument, NULL, OPT_MAX_HALF_OPEN},
     {"syncookies", required_argument, NULL, OPT_SYNCOOKIES},
     {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
+    {"no-batch", no_argument, NULL, OPT_NO_BATCH},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {NULL, 0, NULL, 0},
 };
@@ -98,6 +101,9 @@ const char host_opts_help[] =
     "                     header, checksums are left to the kernel and TCP frames of\n"
     "                     up to 64 KiB go each way (TSO), where the kernel allows\n"
     "                     (never with --impair)\n"
+    "  --no-batch         write each frame with a system call of its own; without\n"
+    "                     it, the frames of one round of the loop go out together\n"
+    "                     (io_uring, where the kernel allows)\n"
     "  --impair SPEC      a bad link, in both directions or in:KEY / out:KEY for one:\n"
     "                     loss=5%,dup=1%,reorder=2%,corrupt=0.5%,delay=10ms,jitter=2ms,\n"
     "                     rate=100mbit,seed=7,limit=1000; may be repeated (docs/impair.md)\n"
@@ -410,6 +416,9 @@ int host_opts_parse(struct host_opts *o, int id, const char *arg, const char *pr
     case OPT_NO_OFFLOAD:
         o->no_offload = true;
         return 1;
+    case OPT_NO_BATCH:
+        o->no_batch = true;
+        return 1;
     case OPT_MAX_HALF_OPEN:
         if (parse_count(arg, 1, 1000000, &o->max_half_open) < 0) {
             fprintf(stderr, "%s: bad --max-half-open '%s': expected a number from 1 to 1000000\n",
@@ -484,11 +493,15 @@ static void tap_write_failed(struct host *h, ssize_t n)
     }
 }
 
+static void txq_failed(void *ctx, ssize_t n)
+{
+    tap_write_failed(ctx, n);
+}
+
 static void write_tap(struct host *h, const uint8_t *frame, size_t len)
 {
-    ssize_t n = write(h->tap.fd, frame, len);
-    if (n != (ssize_t)len)
-        tap_write_failed(h, n);
+    struct iovec iov = {(void *)frame, len};
+    txq_push(h->txq, &iov, 1);
 }
 
 /* A frame into the stack, and out to the observers with its reason. */
@@ -531,9 +544,8 @@ static void wr_host16(uint8_t *p, uint16_t v)
     memcpy(p, &v, 2);
 }
 
-/* A frame with its virtio-net header: what the header says, into the
- * core's terms.  -1 for a kind we did not ask for (not TCP/IPv4 GSO). */
-/* Offloads: every frame goes with a virtio-net header, in one writev. */
+/* Offloads: every frame goes with a virtio-net header, the two pieces
+ * queued together. */
 static void tap_output_meta(void *ctx, const uint8_t *frame, size_t len,
                             const struct sk_frame_meta *m)
 {
@@ -552,9 +564,7 @@ static void tap_output_meta(void *ctx, const uint8_t *frame, size_t len,
         wr_host16(hdr + 4, m->gso_size);
     }
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)frame, len}};
-    ssize_t n = writev(h->tap.fd, iov, 2);
-    if (n != (ssize_t)(sizeof(hdr) + len))
-        tap_write_failed(h, n);
+    txq_push(h->txq, iov, 2);
 }
 
 static void tap_output(void *ctx, const uint8_t *frame, size_t len)
@@ -1038,6 +1048,14 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
         tap_close(&h->tap);
         return -1;
     }
+    h->txq = malloc(sizeof(*h->txq));
+    if (!h->txq || txq_init(h->txq, h->tap.fd, !o->no_batch, txq_failed, h) < 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        free(h->txq);
+        h->txq = NULL;
+        tap_close(&h->tap);
+        return -1;
+    }
     /* Signals arrive as readable data in the loop, never interrupting it. */
     sigset_t set;
     sigemptyset(&set);
@@ -1114,6 +1132,10 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
                 : o->no_offload ? "off (--no-offload)"
                 : o->impair     ? "off (--impair)"
                                 : "none (the kernel granted none)");
+        fprintf(stderr, "%s: frames out: %s\n", prog,
+                h->txq->ring    ? "in batches (io_uring)"
+                : o->no_batch   ? "one write each (--no-batch)"
+                                : "one write each (no io_uring here)");
         if (h->impair) {
             char desc[512];
             impair_cfg_format(&o->impair_cfg, desc, sizeof(desc));
@@ -1199,6 +1221,9 @@ void host_print_counters(struct host *h)
     if (h->tx_errors)
         fprintf(stderr, "    %llu frames not written to the TAP\n",
                 (unsigned long long)h->tx_errors);
+    if (h->txq && h->txq->batches)
+        fprintf(stderr, "    %llu frames written to the TAP in %llu batches (io_uring)\n",
+                (unsigned long long)h->txq->batched, (unsigned long long)h->txq->batches);
     if (!h->impair)
         return;
     fprintf(stderr, "%s: impairment counters (non-zero):\n", h->prog);
@@ -1314,6 +1339,8 @@ void host_print_conns(struct host *h)
     sk_foreach_conn(h->stack, print_conn, NULL);
 }
 
+/* A frame with its virtio-net header: what the header says, into the
+ * core's terms.  -1 for a kind we did not ask for (not TCP/IPv4 GSO). */
 static int vnet_meta(const uint8_t *hdr, struct sk_frame_meta *m)
 {
     uint8_t flags = hdr[0], gso = hdr[1] & 0x7f; /* 0x80: ECN, nothing to do */
@@ -1467,6 +1494,8 @@ int host_run(struct host *h)
         for (int i = 0; i < nw; i++)
             pfd[2 + i] = (struct pollfd){.fd = h->watch[i].events ? h->watch[i].fd : -1,
                                          .events = h->watch[i].events};
+        /* What this round put out leaves before the loop waits. */
+        txq_flush(h->txq);
         int r = ppoll(pfd, (nfds_t)(2 + nw), tsp, NULL);
         if (r < 0 && errno != EINTR) {
             fprintf(stderr, "%s: poll: %s\n", h->prog, strerror(errno));
@@ -1527,6 +1556,8 @@ int host_run(struct host *h)
      * ACK of a close is not lost to the exit. */
     if (h->impair_out && !h->tap_gone)
         impair_drain(h->impair_out, IMPAIR_OUT, host_now(), deliver_out, h);
+    if (!h->tap_gone)
+        txq_flush(h->txq);
     return h->exit_code;
 }
 
@@ -1542,6 +1573,13 @@ int host_down(struct host *h)
     if (h->sigfd >= 0)
         close(h->sigfd);
     h->sigfd = -1;
+    if (h->txq) {
+        if (h->tap_gone)
+            h->txq->n = 0; /* nowhere to write them */
+        txq_free(h->txq);
+        free(h->txq);
+        h->txq = NULL;
+    }
     tap_close(&h->tap);
     return r;
 }

@@ -46,13 +46,14 @@ struct host_opts {
     uint32_t max_half_open; /* --max-half-open */
     int syncookies;         /* --syncookies: enum sk_syncookies */
     bool no_offload;        /* --no-offload: a plain TAP, one frame per read and write */
+    bool no_batch;          /* --no-batch: each frame written with a system call of its own */
 };
 
 /* The long options every app takes; their ids start at HOST_OPT_BASE.
  * HOST_N_LONG_OPTS of them, then the {NULL} that ends the table: an app
  * makes room for them and its own (host.c checks the count). */
 #define HOST_OPT_BASE    1000
-#define HOST_N_LONG_OPTS 24
+#define HOST_N_LONG_OPTS 25
 extern const struct option host_long_opts[];
 extern const char host_opts_help[];
 void host_opts_init(struct host_opts *o);
@@ -82,6 +83,8 @@ struct host {
     int exit_code;
     bool tap_gone;
     uint64_t tx_errors;
+    /* Frames out, written in batches (tap/txq.h). */
+    struct txq *txq;
     uint64_t rx_vnet_bad; /* frames from the TAP with a GSO type we did not ask for */
     /* The app: its events, and an optional deadline of its own. */
     void (*on_event)(struct host *h, sk_conn *c, unsigned events);

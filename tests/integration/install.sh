@@ -92,10 +92,12 @@ cc "${CFLAGS[@]}" -o "$EX" "$SRC/docs/examples/echo_server.c" $(pkg-config --cfl
 readelf -d "$EX" | grep -q "NEEDED.*\[libsynack.so.$SOVERSION\]" &&
     readelf -d "$EX" | grep -q "NEEDED.*\[libsynack-tap.so.$SOVERSION\]" ||
     fail "the example is not linked to the shared libraries"
-# And statically, against the archives (libpcap stays shared).
-# shellcheck disable=SC2046
+# And statically, against the archives (libpcap, and liburing when built
+# with it, stay shared: what pkg-config --static adds beyond synack).
+PRIV=$(pkg-config --static --libs-only-l synack-tap | tr ' ' '\n' | grep -v '^-lsynack' | tr '\n' ' ')
+# shellcheck disable=SC2046,SC2086
 cc "${CFLAGS[@]}" -o "$EX-static" "$SRC/docs/examples/echo_server.c" $(pkg-config --cflags synack-tap) \
-    -L"$LIB" -Wl,-Bstatic -lsynack-tap -lsynack -Wl,-Bdynamic -lpcap \
+    -L"$LIB" -Wl,-Bstatic -lsynack-tap -lsynack -Wl,-Bdynamic $PRIV \
     2>"$TMP/cc.err" || { show "$TMP/cc.err"; fail "the example does not link the static libraries"; }
 readelf -d "$EX-static" | grep -q 'NEEDED.*libsynack' && fail "the static example still needs libsynack.so"
 pass "docs/examples/echo_server.c builds against the installed libraries, shared and static"

@@ -8,7 +8,11 @@
 #      to the kernel);
 #   2. --no-offload: the same transfers, and no frame longer than the MTU;
 #   3. --mtu 65520, with and without offloads: the transfers, and ping -s
-#      60000 answered in one frame each way.
+#      60000 answered in one frame each way;
+#   4. the frames of one round of the loop go out together: in the
+#      --no-offload transfers of 2. tapd wrote its frames in batches of
+#      several (io_uring, counted by -v at exit); --no-batch writes each
+#      alone, and the transfers are as intact.
 . "$(dirname "$0")/lib.sh"
 require_root
 require_tools nc tcpdump ethtool sha256sum ping
@@ -53,6 +57,9 @@ run()
     kill -TERM "$td"
     wait_exit "$td" 5 || fail "$name: tapd did not exit on SIGTERM"
     SAID=$(grep "offloads:" "$TMP/$name-tapd.err")
+    OUT_SAID=$(grep "frames out:" "$TMP/$name-tapd.err")
+    # "N frames written to the TAP in M batches (io_uring)", or nothing.
+    read -r BATCHED BATCHES < <(awk '/frames written to the TAP in/ { print $1, $(NF - 2) }' "$TMP/$name-tapd.err")
 }
 
 # 1. Offloads, by default.
@@ -69,6 +76,16 @@ echo "$SAID" | grep -q "off (--no-offload)" || fail "tapd -v did not say offload
 [ "$OUT_MAX" -le 1460 ] || fail "--no-offload: synack sent $OUT_MAX bytes of data in one frame"
 [ "$IN_MAX" -le 1460 ] || fail "--no-offload: the kernel sent $IN_MAX bytes of data in one frame"
 pass "--no-offload: $MB MiB each way intact, no frame above the MTU (largest $OUT_MAX out, $IN_MAX in)"
+# 4. Batches, in the transfers just made (tapd's data out of echo, its ACKs).
+echo "$OUT_SAID" | grep -q "in batches (io_uring)" || { show "$TMP/plain-tapd.err"; fail "tapd -v did not say it writes frames in batches: $OUT_SAID"; }
+[ -n "$BATCHES" ] && [ "$BATCHES" -gt 0 ] || { show "$TMP/plain-tapd.err"; fail "tapd counted no batch of frames"; }
+per=$((BATCHED / BATCHES))
+[ "$per" -ge 4 ] || fail "tapd wrote $BATCHED frames in $BATCHES batches: $per a batch, not at least 4"
+pass "batches: tapd wrote $BATCHED frames in $BATCHES io_uring_enter() calls ($per a batch)"
+run nobatch 1500 --no-offload --no-batch
+echo "$OUT_SAID" | grep -q "one write each (--no-batch)" || fail "tapd -v did not say --no-batch: $OUT_SAID"
+[ -z "$BATCHES" ] || fail "--no-batch: tapd still counted $BATCHES batches"
+pass "--no-batch: $MB MiB each way intact, each frame written alone"
 
 # 3. The largest MTU a TAP takes, with and without offloads.
 for mode in offload plain; do
