@@ -317,6 +317,9 @@ struct sk_tcb {
 struct tcp_table {
     struct sk_tcb **buckets; /* by hash of the 4-tuple */
     uint32_t bucket_mask;
+    /* The connection the last lookup found: a bulk transfer's segments all
+     * belong to one, and then need no hash (tcb_lookup). */
+    struct sk_tcb *last_found;
     struct sk_tcb *listeners[TCP_LISTEN_BUCKETS]; /* by local port */
     uint8_t hash_key[16];
     uint8_t isn_key[16];

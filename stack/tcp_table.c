@@ -118,13 +118,27 @@ uint32_t tcp_isn(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t ra
     return m + (uint32_t)siphash24(s->tcp.isn_key, b, sizeof(b));
 }
 
+static bool has_tuple(const struct sk_tcb *c, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                      uint16_t rport)
+{
+    return c->lport == lport && c->rport == rport && c->raddr == raddr && c->laddr == laddr;
+}
+
 struct sk_tcb *tcb_lookup(struct sk_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
                           uint16_t rport)
 {
+    /* The keyed hash costs as much as the rest of a segment's lookup and
+     * header checks together: the last connection found is tried first.
+     * It is in the table (hash_remove forgets it). */
+    struct sk_tcb *c = s->tcp.last_found;
+    if (c && has_tuple(c, laddr, lport, raddr, rport))
+        return c;
     uint32_t h = tuple_hash(s, laddr, lport, raddr, rport) & s->tcp.bucket_mask;
-    for (struct sk_tcb *c = s->tcp.buckets[h]; c; c = c->hnext)
-        if (c->lport == lport && c->rport == rport && c->raddr == raddr && c->laddr == laddr)
+    for (c = s->tcp.buckets[h]; c; c = c->hnext)
+        if (has_tuple(c, laddr, lport, raddr, rport)) {
+            s->tcp.last_found = c;
             return c;
+        }
     return NULL;
 }
 
@@ -183,6 +197,8 @@ void tcb_hash_insert(struct sk_tcb *c)
 
 static void hash_remove(struct sk_tcb *c)
 {
+    if (c->stack->tcp.last_found == c)
+        c->stack->tcp.last_found = NULL;
     for (struct sk_tcb **pp = chain_of(c); *pp; pp = &(*pp)->hnext)
         if (*pp == c) {
             *pp = c->hnext;

@@ -218,6 +218,42 @@ START_TEST(every_drop_counted_by_reason)
 }
 END_TEST
 
+START_TEST(lookup_forgets_a_freed_connection)
+{
+    /* tcb_lookup tries the connection it found last before hashing: one
+     * freed must not be found so (ASan and valgrind see the use after
+     * free).  A segment to its 4-tuple meets the listener, which answers
+     * an ACK with a RST (RFC 9293 3.10.7.2), and the other connection is
+     * still found. */
+    struct tcp_fx l;
+    fx_listen(&l, NULL, 8);
+    fx_accept(&l, FX_PPORT, PISN, 65535, 1460);
+    sk_conn *a = l.c;
+    uint32_t a_seq = l.pseq, a_ack = l.pack;
+    fx_seg(&l, TCP_ACK, "abc", 3); /* a is the last found */
+    fx_accept(&l, FX_PPORT + 1, PISN, 65535, 1460);
+    sk_conn *b = l.c;
+    fx_seg(&l, TCP_ACK, "de", 2); /* b is */
+    l.c = a;
+    l.pport = FX_PPORT;
+    fx_seg_at(&l, a_seq + 3, a_ack, TCP_ACK, "f", 1); /* a again */
+    char buf[8];
+    ck_assert_int_eq(sk_recv(a, buf, sizeof(buf)), 4);
+    sk_abort(a); /* a RST out; a is freed */
+    h_clear(l.h);
+    h_send(l.h, &(struct h_seg){.sport = FX_PPORT, .dport = FX_LPORT, .seq = a_seq + 4,
+                                .ack = a_ack, .flags = TCP_ACK, .wnd = 1000, .data = "g", .len = 1});
+    ck_assert_int_eq(h_ntcp(l.h), 1);
+    struct tcp_seg rst = h_last_tcp(l.h);
+    ck_assert(rst.flags & TCP_RST);
+    ck_assert_uint_eq(rst.seq, a_ack);
+    ck_assert_int_eq(sk_recv(b, buf, sizeof(buf)), 2);
+    l.c = b;
+    sk_abort(b);
+    fx_free(&l);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tcp_robust");
@@ -229,6 +265,7 @@ int main(void)
     tcase_add_test(tc, time_wait_recycled_when_the_table_is_full);
     tcase_add_test(tc, half_open_connections_hold_no_buffers);
     tcase_add_test(tc, every_drop_counted_by_reason);
+    tcase_add_test(tc, lookup_forgets_a_freed_connection);
     suite_add_tcase(s, tc);
     return h_run(s);
 }
