@@ -17,7 +17,10 @@
 # count of its system calls (`perf stat -e raw_syscalls:sys_enter`) against
 # the frames it moved.  callgrind: the stack's instructions in user space
 # (no kernel), by function, inclusive and exclusive.
-# Outputs are kept in PROFILE_DIR (default build/profile).
+# Outputs are kept in PROFILE_DIR (default build/profile).  PROFILE_OPTS
+# are the stack's options (say --no-offload); PROFILE_CPU_WIDE=1 has perf
+# record the whole CPU (perf record -a -C CPU: the host tools and the
+# kernel's work for them too) instead of the stack's process alone.
 . "$(dirname "$0")/../integration/lib.sh"
 require_root
 require_tools taskset
@@ -36,6 +39,9 @@ mkdir -p "$OUT"
 if [ "$TOOL" = perf ]; then MB=${PROFILE_MB:-512}; else MB=${PROFILE_MB:-32}; fi
 BYTES=$((MB * 1024 * 1024))
 CPU=${PROFILE_CPU:-1}
+read -r -a SOPTS <<<"${PROFILE_OPTS:-}"
+# What perf follows: the process given, or the whole CPU.
+perf_target() { if [ -n "${PROFILE_CPU_WIDE:-}" ]; then echo -a -C "$CPU"; else echo -p "$1"; fi; }
 
 # The stack's command, wrapped by the profiler; its output file is $2.
 wrap()
@@ -43,6 +49,10 @@ wrap()
     local name=$1
     shift
     if [ "$TOOL" = perf ]; then
+        if [ -n "${PROFILE_CPU_WIDE:-}" ]; then
+            echo "$@" # perf runs beside it, on the whole CPU
+            return
+        fi
         echo perf record -q -g -F 4999 -o "$OUT/$name.perf.data" -- perf stat -x, \
             -e raw_syscalls:sys_enter -o "$OUT/$name.syscalls" -- "$@"
     else
@@ -93,17 +103,26 @@ for dir in $DIRS; do
         # start-up left out); callgrind must start it.
         PERFS=()
         if [ "$TOOL" = perf ]; then
-            start_bg "$NS" tapd taskset -c "$CPU" "$TAPD"
+            start_bg "$NS" tapd taskset -c "$CPU" "$TAPD" "${SOPTS[@]}"
             TD=$BG_LAST
         else
             # shellcheck disable=SC2046 # wrap prints words
-            start_bg "$NS" tapd taskset -c "$CPU" $(wrap tapd-h2s "$TAPD")
+            start_bg "$NS" tapd taskset -c "$CPU" $(wrap tapd-h2s "$TAPD" "${SOPTS[@]}")
             TD=$BG_LAST
         fi
         wait_for 30 tap_is_up "$NS" tap0 "$HOST_IP" || { show "$TMP/tapd.err"; fail "tap0 is not up"; }
+        # As the suite: the host's sender runs cubic (this machine's default
+        # is bbr, which paces from a timer), and with --no-offload the
+        # host's end of the TAP segments nothing either.
+        ip -n "$NS" route replace "${HOST_IP%.*}.0/24" dev tap0 congctl "${BENCH_KERNEL_CC:-cubic}" ||
+            fail "cannot set the congestion control"
+        if [[ " ${SOPTS[*]} " == *" --no-offload "* ]]; then
+            ns_exec "$NS" ethtool -K tap0 tso off gso off gro off tx off rx off sg off >/dev/null 2>&1
+        fi
         ns_exec "$NS" ping -q -c 2 -W 5 "$STACK_IP" >/dev/null || fail "no ping answer"
         if [ "$TOOL" = perf ]; then
-            start_bg "$NS" perf-record perf record -q -g -F 4999 -o "$OUT/tapd-h2s.perf.data" -p "$TD"
+            # shellcheck disable=SC2046 # perf_target prints words
+            start_bg "$NS" perf-record perf record -q -g -F 4999 -o "$OUT/tapd-h2s.perf.data" $(perf_target "$TD")
             PERFS+=("$BG_LAST")
             start_bg "$NS" perf-stat perf stat -x, -e raw_syscalls:sys_enter -o "$OUT/tapd-h2s.syscalls" -p "$TD"
             PERFS+=("$BG_LAST")
@@ -129,11 +148,23 @@ for dir in $DIRS; do
         # shellcheck disable=SC2046 # wrap prints words
         LAST_FRAMES=0
         frames "$NS" >/dev/null
-        start_bg "$NS" tapnc taskset -c "$CPU" sh -c "\"$BULK\" gen $BYTES | $(wrap tapnc-s2h "$TAPNC" -N "$HOST_IP" 6001)"
+        PERFS=()
+        if [ -n "${PROFILE_CPU_WIDE:-}" ] && [ "$TOOL" = perf ]; then
+            # shellcheck disable=SC2046 # perf_target prints words
+            start_bg "$NS" perf-record perf record -q -g -F 4999 -o "$OUT/tapnc-s2h.perf.data" $(perf_target)
+            PERFS+=("$BG_LAST")
+            echo 0,raw_syscalls:sys_enter >"$OUT/tapnc-s2h.syscalls" # not counted CPU-wide
+            sleep 1
+        fi
+        start_bg "$NS" tapnc taskset -c "$CPU" sh -c "\"$BULK\" gen $BYTES | $(wrap tapnc-s2h "$TAPNC" "${SOPTS[@]}" -N "$HOST_IP" 6001)"
         TX=$BG_LAST
         wait_exit "$RX" 300 || fail "bulk recv did not finish"
         wait_exit "$TX" 60 || fail "tapnc did not exit"
         n=$(frames "$NS")
+        for p in "${PERFS[@]}"; do
+            kill -INT "$p"
+            wait_exit "$p" 60 || fail "perf did not stop"
+        done
         log "stack -> host: $(awk '/mb_per_s/ { print $2 }' "$TMP/recv.out") MB/s under $TOOL"
         report tapnc-s2h "$n"
     fi

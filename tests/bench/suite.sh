@@ -54,7 +54,9 @@
 # 20 pings, 2,000 connections for the RSS, 1,000 core segments: seconds, for
 # CI), BENCH_RUNS (5), BENCH_MB (256), BENCH_RR (20000), BENCH_CONNS (2000),
 # BENCH_PINGS (200), BENCH_RSS_CONNS (100000; 0 leaves it out),
-# BENCH_CORE_SEGS (10000), BENCH_TIMEOUT (s, per transfer; 120).
+# BENCH_CORE_SEGS (10000), BENCH_TIMEOUT (s, per transfer; 120),
+# BENCH_CFGS (the bulk set-ups: "off1500 on1500 on65520"), BENCH_PARTS (the
+# other parts: "rr rss core"; one left out leaves its rows empty).
 #
 # Output: the table on stdout, and as JSON in $BUILD/bench-suite.json.
 # Run with: sudo meson test -C build --benchmark --verbose suite
@@ -105,7 +107,13 @@ log "$RUNS run(s) per figure, $MB MiB per transfer, CPUs: host tools $CPU_HOST, 
 # request/response, connections/s and ping run.
 declare -A CFG_MTU=([off1500]=1500 [on1500]=1500 [on65520]=$BIG_MTU)
 declare -A CFG_OFF=([off1500]=1 [on1500]="" [on65520]="")
-CFGS=(off1500 on1500 on65520)
+read -r -a CFGS <<<"${BENCH_CFGS:-off1500 on1500 on65520}"
+for cfg in "${CFGS[@]}"; do
+    [ -n "${CFG_MTU[$cfg]:-}" ] || fail "BENCH_CFGS: no set-up '$cfg' (off1500, on1500, on65520)"
+done
+# BENCH_PARTS: which of the other parts run (all by default).
+PARTS=" ${BENCH_PARTS-rr rss core} "
+part() { [[ $PARTS == *" $1 "* ]]; }
 
 # synack's options for a set-up; empty with status 1 if it cannot run it.
 synack_opts()
@@ -305,77 +313,81 @@ for cfg in "${CFGS[@]}"; do
 done
 
 # --- request/response, connections/s and ping: MTU 1500, offloads off.
-veth_mode off1500
-tapd_up off1500 || fail "tapd does not start"
-# diag: what the sockets of both ends and the servers were doing, on stderr.
-diag()
-{
-    local ns pid
-    for ns in "$@"; do
-        echo "--- ss -tnio in $ns:" >&2
-        ns_exec "$ns" ss -tnio >&2
+if part rr; then
+    veth_mode off1500
+    tapd_up off1500 || fail "tapd does not start"
+    # diag: what the sockets of both ends and the servers were doing, on stderr.
+    diag()
+    {
+        local ns pid
+        for ns in "$@"; do
+            echo "--- ss -tnio in $ns:" >&2
+            ns_exec "$ns" ss -tnio >&2
+        done
+        for pid in "$KSRV" $TAPD_PID; do
+            echo "--- $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null), state $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null), wchan $(cat "/proc/$pid/wchan" 2>/dev/null)" >&2
+        done
+    }
+    rr_run() # NS ADDR: RR round trips; their mean and p99 in RR_MEAN, RR_P99
+    {
+        RUN=$((RUN + 1))
+        ns_exec "$1" timeout 100 taskset -c "$CPU_HOST" "$RR_BIN" -n "$RR" -W 200 -T 90 "$2" 7 \
+            >"$TMP/rr$RUN.out" 2>"$TMP/rr$RUN.err" || { show "$TMP/rr$RUN.err"; diag "$1" "$B" "$S"; fail "round trips to $2 failed"; }
+        RR_MEAN=$(key "$TMP/rr$RUN.out" rr_mean_us) RR_P99=$(key "$TMP/rr$RUN.out" rr_p99_us)
+    }
+    conn_run()
+    {
+        RUN=$((RUN + 1))
+        ns_exec "$1" timeout 100 taskset -c "$CPU_HOST" "$RR_BIN" -c "$CONNS" -W 20 -T 90 "$2" 7 \
+            >"$TMP/c$RUN.out" 2>"$TMP/c$RUN.err" || { show "$TMP/c$RUN.err"; diag "$1" "$B" "$S"; fail "connections to $2 failed"; }
+        R=$(key "$TMP/c$RUN.out" conn_per_s)
+    }
+    # ping_run NS ADDR: the median of PINGS replies' times, in us.
+    ping_run()
+    {
+        RUN=$((RUN + 1))
+        ns_exec "$1" timeout 120 taskset -c "$CPU_HOST" ping -n -c "$PINGS" -i 0.01 -W 2 "$2" \
+            >"$TMP/p$RUN.out" 2>&1 || { show "$TMP/p$RUN.out"; fail "ping $2 failed"; }
+        R=$(sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' "$TMP/p$RUN.out" | awk '{ printf "%.0f\n", $1 * 1000 }' | median)
+        [ -n "$R" ] || fail "no ping replies from $2"
+    }
+    # add_run s|k ID VALUE: one more run of figure ID, synack's or the kernel's.
+    add_run()
+    {
+        if [ "$1" = s ]; then SYN_RUNS[$2]+="$3 "; else KER_RUNS[$2]+="$3 "; fi
+    }
+    for r in $(seq 1 "$RUNS"); do
+        for who in $([ $((r % 2)) = 1 ] && echo "s k" || echo "k s"); do
+            if [ "$who" = s ]; then ns=$S addr=$STACK_IP; else ns=$A addr=10.9.0.2; fi
+            rr_run "$ns" "$addr"
+            add_run "$who" rr_mean "$RR_MEAN"
+            add_run "$who" rr_p99 "$RR_P99"
+            conn_run "$ns" "$addr"
+            add_run "$who" conn "$R"
+            ping_run "$ns" "$addr"
+            add_run "$who" ping "$R"
+        done
+        log "run $r: rr mean synack $(last "${SYN_RUNS[rr_mean]}") kernel $(last "${KER_RUNS[rr_mean]}") us;" \
+            "conn/s synack $(last "${SYN_RUNS[conn]}") kernel $(last "${KER_RUNS[conn]}"); ping synack $(last "${SYN_RUNS[ping]}") kernel $(last "${KER_RUNS[ping]}") us"
     done
-    for pid in "$KSRV" $TAPD_PID; do
-        echo "--- $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null), state $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null), wchan $(cat "/proc/$pid/wchan" 2>/dev/null)" >&2
-    done
-}
-rr_run() # NS ADDR: RR round trips; their mean and p99 in RR_MEAN, RR_P99
-{
-    RUN=$((RUN + 1))
-    ns_exec "$1" timeout 100 taskset -c "$CPU_HOST" "$RR_BIN" -n "$RR" -W 200 -T 90 "$2" 7 \
-        >"$TMP/rr$RUN.out" 2>"$TMP/rr$RUN.err" || { show "$TMP/rr$RUN.err"; diag "$1" "$B" "$S"; fail "round trips to $2 failed"; }
-    RR_MEAN=$(key "$TMP/rr$RUN.out" rr_mean_us) RR_P99=$(key "$TMP/rr$RUN.out" rr_p99_us)
-}
-conn_run()
-{
-    RUN=$((RUN + 1))
-    ns_exec "$1" timeout 100 taskset -c "$CPU_HOST" "$RR_BIN" -c "$CONNS" -W 20 -T 90 "$2" 7 \
-        >"$TMP/c$RUN.out" 2>"$TMP/c$RUN.err" || { show "$TMP/c$RUN.err"; diag "$1" "$B" "$S"; fail "connections to $2 failed"; }
-    R=$(key "$TMP/c$RUN.out" conn_per_s)
-}
-# ping_run NS ADDR: the median of PINGS replies' times, in us.
-ping_run()
-{
-    RUN=$((RUN + 1))
-    ns_exec "$1" timeout 120 taskset -c "$CPU_HOST" ping -n -c "$PINGS" -i 0.01 -W 2 "$2" \
-        >"$TMP/p$RUN.out" 2>&1 || { show "$TMP/p$RUN.out"; fail "ping $2 failed"; }
-    R=$(sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' "$TMP/p$RUN.out" | awk '{ printf "%.0f\n", $1 * 1000 }' | median)
-    [ -n "$R" ] || fail "no ping replies from $2"
-}
-# add_run s|k ID VALUE: one more run of figure ID, synack's or the kernel's.
-add_run()
-{
-    if [ "$1" = s ]; then SYN_RUNS[$2]+="$3 "; else KER_RUNS[$2]+="$3 "; fi
-}
-for r in $(seq 1 "$RUNS"); do
-    for who in $([ $((r % 2)) = 1 ] && echo "s k" || echo "k s"); do
-        if [ "$who" = s ]; then ns=$S addr=$STACK_IP; else ns=$A addr=10.9.0.2; fi
-        rr_run "$ns" "$addr"
-        add_run "$who" rr_mean "$RR_MEAN"
-        add_run "$who" rr_p99 "$RR_P99"
-        conn_run "$ns" "$addr"
-        add_run "$who" conn "$R"
-        ping_run "$ns" "$addr"
-        add_run "$who" ping "$R"
-    done
-    log "run $r: rr mean synack $(last "${SYN_RUNS[rr_mean]}") kernel $(last "${KER_RUNS[rr_mean]}") us;" \
-        "conn/s synack $(last "${SYN_RUNS[conn]}") kernel $(last "${KER_RUNS[conn]}"); ping synack $(last "${SYN_RUNS[ping]}") kernel $(last "${KER_RUNS[ping]}") us"
-done
+fi
 tapd_down
 
 # --- RSS per connection: scale.sh's machinery (its own namespaces).
-if [ "$RSS_CONNS" -gt 0 ]; then
+if [ "$RSS_CONNS" -gt 0 ] && part rss; then
     BENCH_QUICK=1 BENCH_CONNS=$RSS_CONNS BENCH_RR=500 BUILD=$BUILD timeout 600 \
         bash "$LIB_DIR/../bench/scale.sh" >"$TMP/scale.out" 2>&1 || { show "$TMP/scale.out"; fail "scale.sh failed"; }
     SYN_RUNS[rss]=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rss_bytes_per_idle_conn"])' \
         "$BUILD/bench-scale.json") || fail "no figure in $BUILD/bench-scale.json"
     NOTE[rss]="synack only ($(awk '/^connections/ { print $NF }' "$TMP/scale.out") connections, one run)"
 else
-    NOTE[rss]="left out (BENCH_RSS_CONNS=0)"
+    NOTE[rss]="left out (BENCH_RSS_CONNS=0 or BENCH_PARTS)"
 fi
 
 # --- the core alone, under callgrind: deterministic, one run is enough.
-if command -v valgrind >/dev/null 2>&1; then
+if ! part core; then
+    NOTE[core_in]="left out (BENCH_PARTS)" NOTE[core_out]="left out (BENCH_PARTS)"
+elif command -v valgrind >/dev/null 2>&1; then
     for dir in in out; do
         valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$dir" --toggle-collect='timed_*' \
             "$CORE_BENCH" "$dir" "$CORE_SEGS" >"$TMP/core.$dir.out" 2>"$TMP/core.$dir.err" ||
