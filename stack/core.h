@@ -25,6 +25,9 @@ struct sk_stack {
      * none), and what goes with the frame being sent. */
     const struct sk_frame_meta *rx_meta;
     struct sk_frame_meta tx_meta;
+    /* Bytes of the frame being received that are in the receive ring
+     * already, not in the frame (sk_input_placed). */
+    uint32_t rx_placed;
     struct ipv4_ids ip_ids;    /* identification of fragmentable datagrams (ipv4.c) */
     struct ip_frag_table frag; /* datagrams in reassembly (ip_frag.c) */
     /* ICMP error rate limit, a token bucket */

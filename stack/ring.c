@@ -201,16 +201,15 @@ uint32_t ring_write(struct ring *r, const void *data, uint32_t n)
     return done;
 }
 
-int ring_write_at(struct ring *r, uint32_t off, const void *data, uint32_t n)
+/* Takes the chunks for n bytes at offset off, all or none: the chunks to
+ * take are counted against the pool first.  -1 if memory ran out. */
+static int take(struct ring *r, uint32_t off, uint32_t n)
 {
-    if (n == 0)
-        return 0;
     uint32_t span = span_of(r, off, n);
     if (cover(r, span) < 0)
         return -1;
-    /* All or nothing: count the chunks to take against the pool first. */
     uint32_t first = ((r->head + off) >> RING_CHUNK_SHIFT);
-    uint32_t cnt = span_of(r, off, n) - span_of(r, off, 1) + 1, missing = 0;
+    uint32_t cnt = span - span_of(r, off, 1) + 1, missing = 0;
     for (uint32_t i = 0; i < cnt; i++)
         missing += !*slot_at(r, first + i);
     if (missing > ring_pool_room(r->pool)) {
@@ -225,8 +224,34 @@ int ring_write_at(struct ring *r, uint32_t off, const void *data, uint32_t n)
             r->nheld++;
         }
     }
+    return 0;
+}
+
+int ring_write_at(struct ring *r, uint32_t off, const void *data, uint32_t n)
+{
+    if (n == 0)
+        return 0;
+    if (take(r, off, n) < 0)
+        return -1;
     copy_in(r, r->head + off, data, n);
     return 0;
+}
+
+int ring_place(struct ring *r, uint32_t off, uint32_t n, struct ring_span *sp, int max)
+{
+    if (n == 0 || max <= 0 || span_of(r, off, n) - span_of(r, off, 1) + 1 > (uint32_t)max ||
+        take(r, off, n) < 0)
+        return 0;
+    int k = 0;
+    for (uint32_t pos = r->head + off; n; k++) {
+        uint32_t in = pos & (RING_CHUNK - 1);
+        uint32_t len = RING_CHUNK - in < n ? RING_CHUNK - in : n;
+        sp[k].base = *slot_at(r, pos >> RING_CHUNK_SHIFT) + in;
+        sp[k].len = len;
+        pos += len;
+        n -= len;
+    }
+    return k;
 }
 
 void ring_peek(const struct ring *r, uint32_t off, void *out, uint32_t n)

@@ -74,6 +74,16 @@ uint32_t ring_write(struct ring *r, const void *data, uint32_t n);
  * out-of-order data waits.  off + n must be <= cap.  -1 if memory ran out
  * (nothing written then). */
 int ring_write_at(struct ring *r, uint32_t off, const void *data, uint32_t n);
+/* A piece of the ring's memory. */
+struct ring_span {
+    uint8_t *base;
+    uint32_t len;
+};
+/* Takes the chunks for n bytes at offset off past the head, as
+ * ring_write_at would, but writes nothing: the pieces of memory they are
+ * go to sp (in stream order), for a reader to fill.  Returns how many, 0
+ * if memory ran out or more than max would be needed (nothing taken). */
+int ring_place(struct ring *r, uint32_t off, uint32_t n, struct ring_span *sp, int max);
 /* Copies n bytes starting off bytes past the head; off + n <= what was
  * written there. */
 void ring_peek(const struct ring *r, uint32_t off, void *out, uint32_t n);

@@ -246,8 +246,32 @@ void sk_input_meta(sk_stack *s, const uint8_t *frame, size_t len, const struct s
     s->rx_meta = NULL;
 }
 
+int sk_rx_place(sk_stack *s, size_t max, struct sk_rx_place *p)
+{
+    p->n = 0;
+    /* An observer of frames would be handed the headers alone. */
+    return s->cfg.on_frame ? 0 : tcp_rx_place(s, max, p);
+}
+
+int sk_input_placed(sk_stack *s, const uint8_t *hdr, size_t len, size_t placed,
+                    const struct sk_frame_meta *meta, uint64_t now)
+{
+    /* The payload is not in hand to sum: the link must have checked it. */
+    if (!meta || meta->csum == SK_CSUM_NONE || !tcp_rx_placed_ok(s, hdr, len, placed))
+        return -1;
+    /* The layers see the frame's whole length; the only reader of the
+     * payload, tcp_rcv_text, finds it in the ring. */
+    s->rx_placed = (uint32_t)placed;
+    sk_input_meta(s, hdr, len + placed, meta, now);
+    s->rx_placed = 0;
+    tcp_rx_place_done(s);
+    return 0;
+}
+
 void sk_input(sk_stack *s, const uint8_t *frame, size_t len, uint64_t now)
 {
+    if (s->tcp.place.given && !s->rx_placed)
+        tcp_rx_place_done(s); /* refused: the frame came whole instead */
     if (!s->cfg.on_why) {
         input(s, frame, len, now);
         return;
@@ -303,6 +327,7 @@ static void input(struct sk_stack *s, const uint8_t *frame, size_t len, uint64_t
 void sk_flush(sk_stack *s, uint64_t now)
 {
     s->now = now;
+    tcp_rx_place_done(s);
     tcp_flush(s);
 }
 

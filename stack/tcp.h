@@ -314,12 +314,29 @@ struct sk_tcb {
     int soft_error;
 };
 
+/* A place given out by sk_rx_place: which segment it is for, and the
+ * receive ring as it was then (a frame placed against another state of
+ * it is refused). */
+struct tcp_place {
+    bool given; /* its chunks are taken; trimmed back by tcp_rx_place_done */
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    uint32_t seq;       /* RCV.NXT then */
+    uint32_t head, len; /* the ring's */
+    uint32_t room;      /* bytes given */
+    uint32_t hdr_len;
+};
+
 struct tcp_table {
     struct sk_tcb **buckets; /* by hash of the 4-tuple */
     uint32_t bucket_mask;
     /* The connection the last lookup found: a bulk transfer's segments all
      * belong to one, and then need no hash (tcb_lookup). */
     struct sk_tcb *last_found;
+    /* Receiving in place (tcp_rcv.c): the connection in-order data came
+     * to last, and the place given out for its next segment. */
+    struct sk_tcb *last_data;
+    struct tcp_place place;
     struct sk_tcb *listeners[TCP_LISTEN_BUCKETS]; /* by local port */
     uint8_t hash_key[16];
     uint8_t isn_key[16];
@@ -468,6 +485,13 @@ void tcp_challenge_ack(struct sk_tcb *c);
 /* ---- tcp_rcv.c: the receiver ---- */
 /* Step 7: the segment's text, trimmed to the window, in a receiving state. */
 void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t len);
+/* sk_rx_place, sk_input_placed: receiving in place. */
+int tcp_rx_place(struct sk_stack *s, size_t max, struct sk_rx_place *p);
+/* Whether the frame (len bytes of headers, `placed` more in the ring) is
+ * the segment the place was given for. */
+bool tcp_rx_placed_ok(struct sk_stack *s, const uint8_t *frame, size_t len, size_t placed);
+/* Gives back what the place took and the segment did not fill. */
+void tcp_rx_place_done(struct sk_stack *s);
 /* A segment that carried only duplicate data [seq, end): D-SACK and ACK at once. */
 void tcp_rcv_duplicate(struct sk_tcb *c, uint32_t seq, uint32_t end);
 /* The peer's FIN at rcv_nxt is taken: rcv_nxt moves over it. */

@@ -216,12 +216,20 @@ void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t 
 {
     struct sk_stack *s = c->stack;
     uint32_t off = seq - c->rcv_nxt;
-    /* The window we announced never exceeds the ring, so the bytes fit. */
-    if (ring_write_at(&c->rcvq, c->rcvq.len + off, data, len) < 0) {
+    if (s->rx_placed) {
+        /* Read into the ring where sk_rx_place said, at RCV.NXT: the
+         * frame was checked to be that segment (tcp_rx_placed_ok). */
+        if (off != 0)
+            return; /* cannot be: its bytes are not where they belong */
+        s->ctr.tcp_rx_placed++;
+    } else if (ring_write_at(&c->rcvq, c->rcvq.len + off, data, len) < 0) {
+        /* The window we announced never exceeds the ring, so the bytes
+         * fit, unless memory ran out. */
         s->ctr.drop_tcp_rcv_nomem++;
         return;
     }
     if (off == 0) {
+        s->tcp.last_data = c;
         bool gap = c->n_ooo != 0;
         c->rcvq.len += len;
         c->rcv_nxt += len;
@@ -252,6 +260,84 @@ void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t 
     c->quickack = TCP_QUICKACKS;
     s->ctr.tcp_dupacks_out++;
     tcp_send_ack_why(c, SK_WHY_ACK_OOO);
+}
+
+/* ---- receiving in place (sk_rx_place, sk_input_placed) ----
+ *
+ * A 64 KiB TSO frame read from a TAP and then copied into the receive
+ * ring is two copies of every byte; read straight into the ring it is
+ * one.  The place is given for the connection in-order data came to last
+ * (a bulk receiver's), at RCV.NXT, for as much as its window allows; the
+ * headers go to a buffer of the caller's, as long as that connection's
+ * segments carry.  A frame that is not that segment is refused, and the
+ * caller hands it over whole, as any other. */
+
+int tcp_rx_place(struct sk_stack *s, size_t max, struct sk_rx_place *p)
+{
+    tcp_rx_place_done(s); /* one given before and never used */
+    p->n = 0;
+    struct sk_tcb *c = s->tcp.last_data;
+    if (!c || !c->app_owned || c->fin_received ||
+        (c->state != SK_ESTABLISHED && c->state != SK_FIN_WAIT_1 && c->state != SK_FIN_WAIT_2))
+        return 0;
+    uint32_t room = c->rcv_wnd < max ? c->rcv_wnd : (uint32_t)max;
+    struct ring_span sp[SK_RX_SPANS];
+    int n = room ? ring_place(&c->rcvq, c->rcvq.len, room, sp, SK_RX_SPANS) : 0;
+    if (n == 0)
+        return 0;
+    /* Ethernet, IPv4 without options, TCP with the timestamps option as
+     * every segment of a connection that agreed to them carries it (RFC
+     * 7323 3.2), 12 bytes with its two NOPs as Linux and we send it. */
+    uint32_t hdr_len = 14 + 20 + 20 + (c->ts_ok ? 12 : 0);
+    s->tcp.place = (struct tcp_place){.given = true,
+                                      .laddr = c->laddr,
+                                      .raddr = c->raddr,
+                                      .lport = c->lport,
+                                      .rport = c->rport,
+                                      .seq = c->rcv_nxt,
+                                      .head = c->rcvq.head,
+                                      .len = c->rcvq.len,
+                                      .room = room,
+                                      .hdr_len = hdr_len};
+    p->hdr_len = hdr_len;
+    p->n = n;
+    for (int i = 0; i < n; i++) {
+        p->span[i].base = sp[i].base;
+        p->span[i].len = sp[i].len;
+    }
+    return n;
+}
+
+bool tcp_rx_placed_ok(struct sk_stack *s, const uint8_t *f, size_t len, size_t placed)
+{
+    const struct tcp_place *pl = &s->tcp.place;
+    if (!pl->given || len != pl->hdr_len || placed > pl->room)
+        return false;
+    const uint8_t *ip = f + 14, *tcp = ip + 20;
+    /* IPv4 (ethertype 0x0800), version 4 with a 20-byte header, as long
+     * as the headers and the placed bytes, not a fragment, TCP, between
+     * the place's two ends, with a TCP header of the length expected and
+     * the sequence number placed for. */
+    if (rd16(f + 12) != 0x0800 || ip[0] != 0x45 || rd16(ip + 2) != len - 14 + placed ||
+        (rd16(ip + 6) & 0x3fff) != 0 || ip[9] != 6 || rd32(ip + 12) != pl->raddr ||
+        rd32(ip + 16) != pl->laddr || rd16(tcp) != pl->rport || rd16(tcp + 2) != pl->lport ||
+        (size_t)(tcp[12] >> 4) * 4 != len - 34 || rd32(tcp + 4) != pl->seq)
+        return false;
+    /* The connection, and its ring, as they were when the place was given. */
+    struct sk_tcb *c = tcb_lookup(s, pl->laddr, pl->lport, pl->raddr, pl->rport);
+    return c && c == s->tcp.last_data && c->rcv_nxt == pl->seq && c->rcvq.head == pl->head &&
+           c->rcvq.len == pl->len;
+}
+
+void tcp_rx_place_done(struct sk_stack *s)
+{
+    struct tcp_place *pl = &s->tcp.place;
+    if (!pl->given)
+        return;
+    pl->given = false;
+    struct sk_tcb *c = tcb_lookup(s, pl->laddr, pl->lport, pl->raddr, pl->rport);
+    if (c)
+        ring_trim(&c->rcvq, c->rcvq.len + tcp_rcv_ooo_extent(c));
 }
 
 void tcp_rcv_duplicate(struct sk_tcb *c, uint32_t seq, uint32_t end)

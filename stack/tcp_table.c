@@ -203,6 +203,8 @@ static void hash_remove(struct sk_tcb *c)
 {
     if (c->stack->tcp.last_found == c)
         c->stack->tcp.last_found = NULL;
+    if (c->stack->tcp.last_data == c)
+        c->stack->tcp.last_data = NULL;
     for (struct sk_tcb **pp = chain_of(c); *pp; pp = &(*pp)->hnext)
         if (*pp == c) {
             *pp = c->hnext;

@@ -1359,31 +1359,96 @@ static int vnet_meta(const uint8_t *hdr, struct sk_frame_meta *m)
     return 0;
 }
 
+/* A TSO frame from the kernel: 64 KiB of IPv4, its Ethernet and
+ * virtio-net headers. */
+#define TAP_FRAME_MAX (TAP_VNET_HDR_LEN + 14 + 65536)
+
+/* A frame with its virtio-net header, n bytes in buf, into the stack. */
+static void input_vnet(struct host *h, const uint8_t *buf, size_t n)
+{
+    struct sk_frame_meta m;
+    if (n < TAP_VNET_HDR_LEN || vnet_meta(buf, &m) < 0) {
+        h->rx_vnet_bad++;
+        return;
+    }
+    host_input(h, buf + TAP_VNET_HDR_LEN, n - TAP_VNET_HDR_LEN, &m, host_now());
+}
+
+/* With offloads: one frame, its payload read straight into the receive
+ * buffer of the connection receiving (sk_rx_place), its headers into buf:
+ * one copy of the data (the kernel's, into the ring) instead of two.  A
+ * frame that is not the segment placed for is put together in buf and
+ * goes in as any other.  Returns what read() would. */
+static ssize_t read_vnet(struct host *h, uint8_t *buf)
+{
+    struct sk_rx_place pl;
+    /* The most TCP payload an IPv4 datagram carries (65,535 bytes less two
+     * 20-byte headers). */
+    if (sk_rx_place(h->stack, 65535 - 40, &pl) == 0) {
+        ssize_t n = read(h->tap.fd, buf, TAP_FRAME_MAX);
+        if (n > 0)
+            input_vnet(h, buf, (size_t)n);
+        return n;
+    }
+    size_t hdr = TAP_VNET_HDR_LEN + pl.hdr_len, room = 0;
+    struct iovec iov[2 + SK_RX_SPANS] = {{buf, hdr}};
+    for (int i = 0; i < pl.n; i++) {
+        iov[1 + i] = (struct iovec){pl.span[i].base, pl.span[i].len};
+        room += pl.span[i].len;
+    }
+    /* A frame longer than the place (a window smaller than a TSO frame)
+     * goes on where it would lie in buf once put together: nothing of it
+     * is cut off. */
+    int niov = 1 + pl.n;
+    if (hdr + room < TAP_FRAME_MAX)
+        iov[niov++] = (struct iovec){buf + hdr + room, TAP_FRAME_MAX - hdr - room};
+    ssize_t n = readv(h->tap.fd, iov, niov);
+    if (n <= 0)
+        return n; /* the place goes back at the next sk_rx_place or sk_flush */
+    size_t head = (size_t)n < hdr ? (size_t)n : hdr, placed = (size_t)n - head;
+    struct sk_frame_meta m;
+    if (head == hdr && placed <= room && vnet_meta(buf, &m) == 0 &&
+        sk_input_placed(h->stack, buf + TAP_VNET_HDR_LEN, pl.hdr_len, placed, &m, host_now()) == 0) {
+        obs_flush(h);
+        return n;
+    }
+    /* Refused: the frame whole, its payload after its headers (what went
+     * past the place is there already). */
+    for (int i = 0; i < pl.n && placed; i++) {
+        size_t k = placed < pl.span[i].len ? placed : pl.span[i].len;
+        memcpy(buf + head, pl.span[i].base, k);
+        head += k;
+        placed -= k;
+    }
+    head += placed;
+    input_vnet(h, buf, head);
+    return n;
+}
+
+/* Four 64 KiB TSO frames: read into the receive ring, then read out by
+ * the app while they are still in the CPU's cache.  At MTU 65520, host ->
+ * stack into discard: 512 KiB a round 5,680 MB/s, 256 KiB 5,909, against
+ * 4,158 with 256 frames a round (docs/performance.md). */
+#define RX_BATCH_BYTES (256 * 1024)
 static void read_tap(struct host *h)
 {
-    /* A TSO frame from the kernel: 64 KiB of IPv4, its Ethernet and
-     * virtio-net headers. */
-    static uint8_t buf[TAP_VNET_HDR_LEN + 14 + 65536];
-    /* Read until EAGAIN, bounded so the app's fds get their turn. */
-    for (int i = 0; i < 256; i++) {
-        ssize_t n = read(h->tap.fd, buf, sizeof(buf));
-        if (n > 0 && h->tap.vnet) {
-            struct sk_frame_meta m;
-            if (n < TAP_VNET_HDR_LEN || vnet_meta(buf, &m) < 0) {
-                h->rx_vnet_bad++;
-                continue;
-            }
-            host_input(h, buf + TAP_VNET_HDR_LEN, (size_t)n - TAP_VNET_HDR_LEN, &m, host_now());
-            continue;
-        }
-        if (n > 0 && h->impair_in) {
-            uint64_t now = host_now();
-            impair_push(h->impair_in, IMPAIR_IN, buf, (size_t)n, now);
-            impair_pop_due(h->impair_in, IMPAIR_IN, now, deliver_in, h);
-            continue;
-        }
+    static uint8_t buf[TAP_FRAME_MAX];
+    /* Read until EAGAIN, bounded so the app's fds get their turn: 256
+     * frames, or RX_BATCH_BYTES of them. */
+    size_t bytes = 0;
+    for (int i = 0; i < 256 && bytes < RX_BATCH_BYTES; i++) {
+        ssize_t n = h->tap.vnet ? read_vnet(h, buf) : read(h->tap.fd, buf, sizeof(buf));
         if (n > 0) {
-            host_input(h, buf, (size_t)n, NULL, host_now());
+            bytes += (size_t)n;
+            if (h->tap.vnet)
+                continue; /* taken by read_vnet */
+            uint64_t now = host_now();
+            if (h->impair_in) {
+                impair_push(h->impair_in, IMPAIR_IN, buf, (size_t)n, now);
+                impair_pop_due(h->impair_in, IMPAIR_IN, now, deliver_in, h);
+            } else {
+                host_input(h, buf, (size_t)n, NULL, now);
+            }
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))

@@ -319,6 +319,36 @@ void sk_input(sk_stack *s, const uint8_t *frame, size_t len, uint64_t now);
  * pass.  meta may be NULL. */
 void sk_input_meta(sk_stack *s, const uint8_t *frame, size_t len, const struct sk_frame_meta *meta,
                    uint64_t now);
+/* Receiving in place, with no copy: a program that reads its frames with
+ * readv() can have the TCP payload of the next segment land straight in
+ * the receive buffer of the connection in-order data came to last.
+ * sk_rx_place says where: hdr_len bytes of headers (Ethernet, IPv4 with no
+ * options, TCP with the options the connection's segments carry) to read
+ * into a buffer of the program's, then the pieces of the receive buffer,
+ * for a payload of at most `max` bytes.  sk_input_placed then takes the
+ * frame as read: the len bytes of headers, and the `placed` bytes that
+ * went to the pieces.  Nothing else may be called on the stack between
+ * the two.  Only frames whose checksum the link vouched for (meta->csum
+ * not SK_CSUM_NONE) are taken so, and only while no on_frame observer
+ * watches (it would want the whole frame). */
+#define SK_RX_SPANS 8
+struct sk_rx_place {
+    size_t hdr_len;
+    int n; /* pieces in span */
+    struct {
+        uint8_t *base;
+        size_t len;
+    } span[SK_RX_SPANS];
+};
+/* Fills p; returns p->n, 0 when there is no place to give (then read the
+ * frame whole). */
+int sk_rx_place(sk_stack *s, size_t max, struct sk_rx_place *p);
+/* 0 if the frame was the segment placed for and is taken (as by
+ * sk_input_meta); -1 if it is another (another connection or sequence
+ * number, other headers, a shorter frame): the caller then puts its bytes
+ * together and gives them to sk_input_meta, before any other call. */
+int sk_input_placed(sk_stack *s, const uint8_t *hdr, size_t len, size_t placed,
+                    const struct sk_frame_meta *meta, uint64_t now);
 /* Sends what the last batch of input and app calls made due: ACKs,
  * data, FINs.  Call once per batch (RFC 1122 4.2.3.2 allows one ACK per
  * batch of segments). */
@@ -438,6 +468,7 @@ void sk_timers(sk_stack *s, uint64_t now);
     X(tcp_aborts_keepalive, "connections aborted: keep-alive unanswered")                          \
     X(tcp_window_probes, "zero-window probes sent")                                                \
     X(tcp_ooo_segments, "TCP segments queued out of order")                                        \
+    X(tcp_rx_placed, "TCP segments received in place (sk_input_placed)")                           \
     X(tcp_dup_segments, "TCP segments with only duplicate data")                                   \
     X(tcp_active_opens, "connections opened actively")                                             \
     X(tcp_passive_opens, "connections opened passively")                                           \

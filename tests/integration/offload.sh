@@ -5,7 +5,9 @@
 #      offloads: -v says so, ethtool shows TSO on tap0, 64 MiB go each way
 #      intact (sha256), and tcpdump on tap0 sees TCP frames longer than one
 #      MTU in both directions (the kernel's TSO frames to synack, synack's
-#      to the kernel);
+#      to the kernel); the kernel's frames were read straight into the
+#      receive buffer (sk_rx_place), also with a window smaller than a TSO
+#      frame (--rcvbuf 24K: a frame longer than the place is put together);
 #   2. --no-offload: the same transfers, and no frame longer than the MTU;
 #   3. --mtu 65520, with and without offloads: the transfers, and ping -s
 #      60000 answered in one frame each way;
@@ -60,6 +62,7 @@ run()
     OUT_SAID=$(grep "frames out:" "$TMP/$name-tapd.err")
     # "N frames written to the TAP in M batches (io_uring)", or nothing.
     read -r BATCHED BATCHES < <(awk '/frames written to the TAP in/ { print $1, $(NF - 2) }' "$TMP/$name-tapd.err")
+    PLACED=$(awk '/TCP segments received in place/ { print $1 }' "$TMP/$name-tapd.err")
 }
 
 # 1. Offloads, by default.
@@ -69,6 +72,11 @@ echo "$SAID" | grep -q "checksums and TSO" || { show "$TMP/default-tapd.err"; fa
 [ "$OUT_MAX" -gt 1460 ] || fail "no TCP frame from synack carried more than one MTU's data (largest $OUT_MAX)"
 [ "$IN_MAX" -gt 1460 ] || fail "no TCP frame from the kernel carried more than one MTU's data (largest $IN_MAX)"
 pass "offloads: $MB MiB each way intact; TSO frames of up to $OUT_MAX bytes of data from synack, $IN_MAX from the kernel ($SAID)"
+[ "${PLACED:-0}" -gt 100 ] || { show "$TMP/default-tapd.err"; fail "tapd received ${PLACED:-no} segments in place"; }
+pass "offloads: $PLACED segments read straight into the receive buffer"
+run smallwin 1500 --rcvbuf 24K
+[ "${PLACED:-0}" -gt 0 ] || { show "$TMP/smallwin-tapd.err"; fail "--rcvbuf 24K: no segment received in place"; }
+pass "offloads, --rcvbuf 24K: $MB MiB each way intact, $PLACED segments received in place"
 
 # 2. --no-offload: one segment per frame.
 run plain 1500 --no-offload

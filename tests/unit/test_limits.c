@@ -351,6 +351,54 @@ START_TEST(ring_grows_shrinks_and_wraps)
 }
 END_TEST
 
+START_TEST(ring_place_lists_the_pieces)
+{
+    /* ring_place takes the chunks for a span and lists their memory in
+     * stream order, across chunk boundaries and the wrap of the stream
+     * position; bytes written there are the ring's once len covers them.
+     * Too many pieces for the caller, or no memory: nothing is taken. */
+    fill_stream();
+    struct ring_pool pool;
+    ring_pool_init(&pool, 4, 0);
+    struct ring r;
+    ck_assert_int_eq(ring_init(&r, 1 << 20, &pool), 0);
+    /* 101 bytes before a chunk's end, 16,485 before the wrap. */
+    r.head = 0xffffffffu - RING_CHUNK - 100;
+    ck_assert_uint_eq(ring_write(&r, stream, 500), 500);
+    ck_assert_uint_eq(r.nheld, 2);
+    struct ring_span sp[8];
+    ck_assert_int_eq(ring_place(&r, 500, 40000, sp, 2), 0); /* needs 3 */
+    ck_assert_uint_eq(r.nheld, 2);
+    int n = ring_place(&r, 500, 40000, sp, 8);
+    ck_assert_int_eq(n, 3);
+    ck_assert_uint_eq(sp[0].len, RING_CHUNK - 399);
+    uint32_t at = 500;
+    for (int i = 0; i < n; i++) {
+        ck_assert_uint_le(sp[i].len, RING_CHUNK);
+        memcpy(sp[i].base, stream + at, sp[i].len);
+        at += sp[i].len;
+    }
+    ck_assert_uint_eq(at, 40500);
+    r.len += 40000;
+    static uint8_t out[40500];
+    ck_assert_uint_eq(ring_read(&r, out, sizeof(out)), 40500);
+    ck_assert_mem_eq(out, stream, 40500);
+    ring_trim(&r, 0);
+    ck_assert_uint_eq(pool.chunks, 0);
+    /* The pool's limit refuses the whole span. */
+    struct ring_pool tight;
+    ring_pool_init(&tight, 4, 2);
+    struct ring t;
+    ck_assert_int_eq(ring_init(&t, 1 << 20, &tight), 0);
+    ck_assert_int_eq(ring_place(&t, 0, 3 * RING_CHUNK, sp, 8), 0);
+    ck_assert_uint_eq(tight.chunks, 0);
+    ring_free(&t);
+    ring_free(&r);
+    ring_pool_free(&pool);
+    ring_pool_free(&tight);
+}
+END_TEST
+
 /* ---- out-of-order limit ---- */
 
 static void max_ooo_4(struct sk_config *cfg)
@@ -583,6 +631,7 @@ static Suite *suite(void)
     tcase_add_test(t, idle_after_bulk_holds_4k);
     tcase_add_test(t, bulk_with_data_queued_does_not_churn);
     tcase_add_test(t, ring_grows_shrinks_and_wraps);
+    tcase_add_test(t, ring_place_lists_the_pieces);
     tcase_add_test(t, ooo_limit_is_configurable);
     suite_add_tcase(s, t);
     t = tcase_create("budget");

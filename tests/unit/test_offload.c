@@ -267,6 +267,175 @@ START_TEST(offload_needs_output_meta)
 }
 END_TEST
 
+/* ---- receiving in place (sk_rx_place, sk_input_placed) ---- */
+
+/* A segment from the peer as the kernel hands it with offloads (checksum
+ * VALID): n bytes of data at seq from the port sport, with the timestamps
+ * option (NOP, NOP, TS) if ts. */
+static size_t peer_frame(const struct tcp_fx *f, uint8_t *frame, uint16_t sport, uint32_t seq,
+                         const uint8_t *data, size_t n, bool ts)
+{
+    static uint8_t seg[32 + 65536];
+    size_t hl = ts ? 32 : 20;
+    memset(seg, 0, hl);
+    wr16(seg, sport);
+    wr16(seg + 2, f->lport);
+    wr32(seg + 4, seq);
+    wr32(seg + 8, f->pack);
+    seg[12] = (uint8_t)((hl / 4) << 4);
+    seg[13] = TCP_ACK;
+    wr16(seg + 14, 65535);
+    if (ts) {
+        seg[20] = 1, seg[21] = 1, seg[22] = 8, seg[23] = 10;
+        wr32(seg + 24, f->ptsval);
+        wr32(seg + 28, f->ptsecr);
+    }
+    memcpy(seg + hl, data, n);
+    return h_ipv4(frame, PEER_IP, US_IP, IP_PROTO_TCP, seg, hl + n);
+}
+
+/* What readv does with the place: the headers to hdr, the rest to the
+ * pieces.  Returns the bytes placed. */
+static size_t read_into(const struct sk_rx_place *pl, const uint8_t *frame, size_t n, uint8_t *hdr)
+{
+    size_t h = n < pl->hdr_len ? n : pl->hdr_len, at = h;
+    memcpy(hdr, frame, h);
+    for (int i = 0; i < pl->n && at < n; i++) {
+        size_t k = n - at < pl->span[i].len ? n - at : pl->span[i].len;
+        memcpy(pl->span[i].base, frame + at, k);
+        at += k;
+    }
+    ck_assert_uint_eq(at, n); /* the place was large enough */
+    return n - h;
+}
+
+static uint8_t big[ETH_HDR_LEN + 20 + 32 + 65536];
+static uint8_t payload[60000];
+
+START_TEST(segment_read_into_the_ring)
+{
+    struct tcp_fx f;
+    fx_open_passive(&f, NULL, PISN, 65535, 1460);
+    struct sk_rx_place pl;
+    /* No in-order data yet: no place. */
+    ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
+    fx_seg(&f, TCP_ACK, "abc", 3);
+    char got3[3];
+    ck_assert_int_eq(sk_recv(f.c, got3, 3), 3);
+    for (size_t i = 0; i < sizeof(payload); i++)
+        payload[i] = (uint8_t)(i * 7);
+    /* 20,000 bytes from stream offset 3: across a chunk's end. */
+    int n = sk_rx_place(f.h->s, 65536, &pl);
+    ck_assert_int_ge(n, 2);
+    ck_assert_uint_eq(pl.hdr_len, ETH_HDR_LEN + 20 + 20); /* no timestamps agreed */
+    size_t len = peer_frame(&f, big, f.pport, f.pseq, payload, 20000, false);
+    uint8_t hdr[128];
+    size_t placed = read_into(&pl, big, len, hdr);
+    ck_assert_uint_eq(placed, 20000);
+    struct sk_frame_meta m = {.csum = SK_CSUM_VALID, .gso_size = 1460};
+    h_clear(f.h);
+    ck_assert_int_eq(sk_input_placed(f.h->s, hdr, pl.hdr_len, placed, &m, f.h->now), 0);
+    f.pseq += 20000;
+    h_flush(f.h);
+    static uint8_t got[30000];
+    ck_assert_int_eq(sk_recv(f.c, got, sizeof(got)), 20000);
+    ck_assert_mem_eq(got, payload, 20000);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_rx_placed, 1);
+    ck_assert_int_eq(h_ntcp(f.h), 1);
+    ck_assert_uint_eq(h_last_tcp(f.h).ack, f.pseq);
+    /* A pure ACK fits the headers exactly: taken, nothing placed. */
+    ck_assert_int_gt(sk_rx_place(f.h->s, 65536, &pl), 0);
+    len = peer_frame(&f, big, f.pport, f.pseq, NULL, 0, false);
+    ck_assert_uint_eq(read_into(&pl, big, len, hdr), 0);
+    ck_assert_int_eq(sk_input_placed(f.h->s, hdr, pl.hdr_len, 0, &m, f.h->now), 0);
+    /* What the place took and nobody filled went back. */
+    ck_assert_uint_eq(ring_chunks(&((struct sk_tcb *)f.c)->rcvq), 0);
+    sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(other_frames_refused_then_taken_whole)
+{
+    struct tcp_fx f;
+    fx_open_passive(&f, NULL, PISN, 65535, 1460);
+    fx_seg(&f, TCP_ACK, "abc", 3);
+    struct sk_tcb *c = (struct sk_tcb *)f.c;
+    struct sk_frame_meta m = {.csum = SK_CSUM_VALID};
+    uint8_t hdr[128];
+    struct sk_rx_place pl;
+    /* Each frame: refused, then put together and given whole. */
+    struct {
+        uint16_t sport;
+        uint32_t seq_off;
+        bool ts;
+        uint8_t csum;
+    } cases[] = {
+        {FX_PPORT, 1000, false, SK_CSUM_VALID},     /* another sequence number */
+        {FX_PPORT + 1, 0, false, SK_CSUM_VALID},    /* another connection */
+        {FX_PPORT, 0, true, SK_CSUM_VALID},         /* headers longer than placed for */
+        {FX_PPORT, 0, false, SK_CSUM_NONE},         /* a checksum to check */
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        ck_assert_int_gt(sk_rx_place(f.h->s, 65536, &pl), 0);
+        size_t len = peer_frame(&f, big, cases[k].sport, f.pseq + cases[k].seq_off, payload, 3000,
+                                cases[k].ts);
+        size_t placed = read_into(&pl, big, len, hdr);
+        m.csum = cases[k].csum;
+        ck_assert_msg(sk_input_placed(f.h->s, hdr, pl.hdr_len, placed, &m, f.h->now) < 0,
+                      "case %zu taken", k);
+        /* Whole, as the TAP side puts it together. */
+        sk_input_meta(f.h->s, big, len, &m, f.h->now);
+        h_flush(f.h);
+    }
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_rx_placed, 0);
+    ck_assert_uint_eq(sk_counters(f.h->s)->tcp_ooo_segments, 1); /* case 0 */
+    /* Case 2 was the next segment (and case 3 its duplicate): with case
+     * 0's, 1,000 bytes on, 4,000 bytes in order. */
+    static uint8_t got[8000];
+    ck_assert_int_eq(sk_recv(f.c, got, sizeof(got)), 3 + 4000);
+    ck_assert_mem_eq(got + 3, payload, 3000);
+    ck_assert_mem_eq(got + 3003, payload + 2000, 1000);
+    /* What the places took went back: the ring holds only its head's. */
+    ck_assert_uint_le(ring_chunks(&c->rcvq), 1);
+    sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
+static void watch_frames(void *ctx, enum sk_dir dir, const uint8_t *frame, size_t len, uint64_t now)
+{
+    (void)ctx, (void)dir, (void)frame, (void)len, (void)now;
+}
+static void with_observer(struct sk_config *cfg)
+{
+    cfg->on_frame = watch_frames; /* as --trace and --pcap do */
+}
+
+START_TEST(no_place_while_frames_are_watched)
+{
+    struct tcp_fx f;
+    fx_open_passive(&f, with_observer, PISN, 65535, 1460);
+    fx_seg(&f, TCP_ACK, "abc", 3);
+    struct sk_rx_place pl;
+    ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
+    sk_abort(f.c);
+    fx_free(&f);
+    /* Timestamps agreed: the headers are 12 bytes longer. */
+    fx_listen(&f, NULL, 0);
+    fx_accept_with(&f, FX_PPORT, &(struct h_seg){.seq = PISN, .wnd = 65535, .mss = 1460,
+                                                 .ts = true, .tsval = 5});
+    fx_seg(&f, TCP_ACK, "abc", 3);
+    ck_assert_int_gt(sk_rx_place(f.h->s, 65536, &pl), 0);
+    ck_assert_uint_eq(pl.hdr_len, ETH_HDR_LEN + 20 + 32);
+    /* After the peer's FIN there is nothing more to place for. */
+    fx_seg(&f, TCP_ACK | TCP_FIN, NULL, 0);
+    ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
+    sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("offload");
@@ -277,6 +446,9 @@ int main(void)
     tcase_add_test(tc, csum_offload_only_no_tso);
     tcase_add_test(tc, parked_for_arp);
     tcase_add_test(tc, offload_needs_output_meta);
+    tcase_add_test(tc, segment_read_into_the_ring);
+    tcase_add_test(tc, other_frames_refused_then_taken_whole);
+    tcase_add_test(tc, no_place_while_frames_are_watched);
     suite_add_tcase(s, tc);
     return h_run(s);
 }
