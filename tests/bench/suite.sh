@@ -56,7 +56,8 @@
 # BENCH_PINGS (200), BENCH_RSS_CONNS (100000; 0 leaves it out),
 # BENCH_CORE_SEGS (10000), BENCH_TIMEOUT (s, per transfer; 120),
 # BENCH_CFGS (the bulk set-ups: "off1500 on1500 on65520"), BENCH_PARTS (the
-# other parts: "rr rss core"; one left out leaves its rows empty).
+# other parts: "rr rss core"; one left out leaves its rows empty),
+# BENCH_SYNACK_OPTS (more options for tapd and tapnc, e.g. --no-batch).
 #
 # Output: the table on stdout, and as JSON in $BUILD/bench-suite.json.
 # Run with: sudo meson test -C build --benchmark --verbose suite
@@ -124,7 +125,9 @@ synack_opts()
         o+=(--mtu "${CFG_MTU[$cfg]}")
     fi
     [ -n "${CFG_OFF[$cfg]}" ] && [ -n "$HAVE_NO_OFFLOAD" ] && o+=(--no-offload)
-    echo "${o[@]}"
+    # BENCH_SYNACK_OPTS: more of synack's options, for a comparison (say
+    # --no-batch).
+    echo "${o[@]}" ${BENCH_SYNACK_OPTS:-}
 }
 
 # offloads NS DEV on|off: what ethtool can change (some features of a TAP
