@@ -1574,8 +1574,13 @@ int host_run(struct host *h)
             host_stop(h, 1);
             break;
         }
-        if (r > 0 && (pfd[0].revents & POLLIN))
+        if (r > 0 && (pfd[0].revents & POLLIN)) {
             read_tap(h);
+            /* What the frames answered at once (an echo reply, an ARP
+             * reply, a duplicate ACK) leaves now, before the timers and
+             * the app have their turn. */
+            txq_flush(h->txq);
+        }
         if (r > 0 && (pfd[1].revents & POLLIN))
             read_signals(h);
         now = host_now();

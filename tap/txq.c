@@ -76,6 +76,14 @@ void txq_flush(struct txq *q)
 #ifdef SYNACK_HAVE_LIBURING
     if (!q->ring || q->n == 0)
         return;
+    if (q->n == 1) {
+        /* One frame (a reply, an ACK): a plain write, which touches less
+         * memory than the ring's, after an idle spell all of it cold. */
+        struct iovec iov = {q->slots, q->len[0]};
+        write_now(q, &iov, 1);
+        q->n = 0;
+        return;
+    }
     for (unsigned i = 0; i < q->n; i++) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(q->ring);
         /* The ring has TXQ_SLOTS entries and is empty here. */

@@ -7,7 +7,8 @@
  * frames the stack puts out while it handles one batch of input are
  * queued here and written together, with io_uring where the kernel allows
  * it: one io_uring_enter() for up to TXQ_SLOTS frames, and the host's
- * reader wakes once for all of them.  Without io_uring (not built in,
+ * reader wakes once for all of them (a frame alone goes with write(),
+ * which touches less memory).  Without io_uring (not built in,
  * refused by the kernel, or switched off) each frame is written at once,
  * with writev(). */
 #ifndef TAP_TXQ_H

@@ -2,6 +2,7 @@
  * full), in the order they were queued, whole, with a frame too large for
  * a slot written at once after what was queued before it; --no-batch
  * writes each at once; a failed write reaches the callback with its errno.
+ * A batch of one is a plain write.
  * A SOCK_SEQPACKET socket pair stands in for the TAP: like a TAP, it keeps
  * each write one message.  (tests/integration/offload.sh counts the
  * batches of a real transfer.) */
@@ -107,13 +108,20 @@ START_TEST(batched_in_order_and_whole)
         push_frame(&q, i);
     ck_assert_uint_eq(q.batches, 1);
     push_frame(&q, 41 + TXQ_SLOTS);
+    push_frame(&q, 42 + TXQ_SLOTS);
     ck_assert_uint_eq(q.batches, 2);
     txq_flush(&q);
     ck_assert_uint_eq(q.batches, 3);
-    ck_assert_uint_eq(q.batched, 40 + TXQ_SLOTS + 1);
-    expect_frames(sv[1], 41, 42 + TXQ_SLOTS);
+    ck_assert_uint_eq(q.batched, 40 + TXQ_SLOTS + 2);
+    expect_frames(sv[1], 41, 43 + TXQ_SLOTS);
     txq_flush(&q); /* nothing queued: no batch */
     ck_assert_uint_eq(q.batches, 3);
+    /* One frame alone is written plainly, not through the ring. */
+    push_frame(&q, 43 + TXQ_SLOTS);
+    ck_assert(!readable(sv[1]));
+    txq_flush(&q);
+    ck_assert_uint_eq(q.batches, 3);
+    expect_frames(sv[1], 43 + TXQ_SLOTS, 44 + TXQ_SLOTS);
     ck_assert_int_eq(f.n, 0);
     txq_free(&q);
     close(sv[0]);
