@@ -334,8 +334,10 @@ struct tcp_table {
      * belong to one, and then need no hash (tcb_lookup). */
     struct sk_tcb *last_found;
     /* Receiving in place (tcp_rcv.c): the connection in-order data came
-     * to last, and the place given out for its next segment. */
+     * to last, how many of the last segments with data in a row were its
+     * (at most 255), and the place given out for its next segment. */
     struct sk_tcb *last_data;
+    uint8_t data_streak;
     struct tcp_place place;
     struct sk_tcb *listeners[TCP_LISTEN_BUCKETS]; /* by local port */
     uint8_t hash_key[16];

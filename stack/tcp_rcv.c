@@ -229,7 +229,12 @@ void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t 
         return;
     }
     if (off == 0) {
-        s->tcp.last_data = c;
+        if (s->tcp.last_data != c) {
+            s->tcp.last_data = c;
+            s->tcp.data_streak = 0;
+        }
+        if (s->tcp.data_streak < 255)
+            s->tcp.data_streak++;
         bool gap = c->n_ooo != 0;
         c->rcvq.len += len;
         c->rcv_nxt += len;
@@ -267,7 +272,7 @@ void tcp_rcv_text(struct sk_tcb *c, uint32_t seq, const uint8_t *data, uint32_t 
  * A 64 KiB TSO frame read from a TAP and then copied into the receive
  * ring is two copies of every byte; read straight into the ring it is
  * one.  The place is given for the connection in-order data came to last
- * (a bulk receiver's), at RCV.NXT, for as much as its window allows; the
+ * twice in a row or more (a bulk receiver's), at RCV.NXT, for as much as its window allows; the
  * headers go to a buffer of the caller's, as long as that connection's
  * segments carry.  A frame that is not that segment is refused, and the
  * caller hands it over whole, as any other. */
@@ -276,8 +281,11 @@ int tcp_rx_place(struct sk_stack *s, size_t max, struct sk_rx_place *p)
 {
     tcp_rx_place_done(s); /* one given before and never used */
     p->n = 0;
+    /* Only for a connection whose segments come in a row: with streams
+     * interleaved frame by frame, most frames would be refused and put
+     * together again, one copy more than reading them whole. */
     struct sk_tcb *c = s->tcp.last_data;
-    if (!c || !c->app_owned || c->fin_received ||
+    if (!c || s->tcp.data_streak < 2 || !c->app_owned || c->fin_received ||
         (c->state != SK_ESTABLISHED && c->state != SK_FIN_WAIT_1 && c->state != SK_FIN_WAIT_2))
         return 0;
     uint32_t room = c->rcv_wnd < max ? c->rcv_wnd : (uint32_t)max;

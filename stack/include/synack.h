@@ -321,7 +321,8 @@ void sk_input_meta(sk_stack *s, const uint8_t *frame, size_t len, const struct s
                    uint64_t now);
 /* Receiving in place, with no copy: a program that reads its frames with
  * readv() can have the TCP payload of the next segment land straight in
- * the receive buffer of the connection in-order data came to last.
+ * the receive buffer of the connection in-order data came to last (twice
+ * in a row or more).
  * sk_rx_place says where: hdr_len bytes of headers (Ethernet, IPv4 with no
  * options, TCP with the options the connection's segments carry) to read
  * into a buffer of the program's, then the pieces of the receive buffer,

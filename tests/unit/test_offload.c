@@ -317,9 +317,12 @@ START_TEST(segment_read_into_the_ring)
     struct tcp_fx f;
     fx_open_passive(&f, NULL, PISN, 65535, 1460);
     struct sk_rx_place pl;
-    /* No in-order data yet: no place. */
+    /* No in-order data yet, then one segment of it: no place.  The
+     * second in a row makes the connection a stream to place for. */
     ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
-    fx_seg(&f, TCP_ACK, "abc", 3);
+    fx_seg(&f, TCP_ACK, "a", 1);
+    ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
+    fx_seg(&f, TCP_ACK, "bc", 2);
     char got3[3];
     ck_assert_int_eq(sk_recv(f.c, got3, 3), 3);
     for (size_t i = 0; i < sizeof(payload); i++)
@@ -359,7 +362,8 @@ START_TEST(other_frames_refused_then_taken_whole)
 {
     struct tcp_fx f;
     fx_open_passive(&f, NULL, PISN, 65535, 1460);
-    fx_seg(&f, TCP_ACK, "abc", 3);
+    fx_seg(&f, TCP_ACK, "a", 1);
+    fx_seg(&f, TCP_ACK, "bc", 2);
     struct sk_tcb *c = (struct sk_tcb *)f.c;
     struct sk_frame_meta m = {.csum = SK_CSUM_VALID};
     uint8_t hdr[128];
@@ -416,7 +420,8 @@ START_TEST(no_place_while_frames_are_watched)
 {
     struct tcp_fx f;
     fx_open_passive(&f, with_observer, PISN, 65535, 1460);
-    fx_seg(&f, TCP_ACK, "abc", 3);
+    fx_seg(&f, TCP_ACK, "a", 1);
+    fx_seg(&f, TCP_ACK, "bc", 2);
     struct sk_rx_place pl;
     ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
     sk_abort(f.c);
@@ -425,13 +430,48 @@ START_TEST(no_place_while_frames_are_watched)
     fx_listen(&f, NULL, 0);
     fx_accept_with(&f, FX_PPORT, &(struct h_seg){.seq = PISN, .wnd = 65535, .mss = 1460,
                                                  .ts = true, .tsval = 5});
-    fx_seg(&f, TCP_ACK, "abc", 3);
+    fx_seg(&f, TCP_ACK, "a", 1);
+    fx_seg(&f, TCP_ACK, "bc", 2);
     ck_assert_int_gt(sk_rx_place(f.h->s, 65536, &pl), 0);
     ck_assert_uint_eq(pl.hdr_len, ETH_HDR_LEN + 20 + 32);
     /* After the peer's FIN there is nothing more to place for. */
     fx_seg(&f, TCP_ACK | TCP_FIN, NULL, 0);
     ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
     sk_abort(f.c);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(interleaved_streams_get_no_place)
+{
+    /* Two connections' segments in turn: each frame would be refused and
+     * put together again, so no place is given until one connection's
+     * segments come twice in a row. */
+    struct tcp_fx f;
+    fx_listen(&f, NULL, 8);
+    fx_accept(&f, FX_PPORT, PISN, 65535, 1460);
+    sk_conn *a = f.c;
+    uint32_t a_seq = f.pseq, a_ack = f.pack;
+    fx_accept(&f, FX_PPORT + 1, PISN, 65535, 1460);
+    sk_conn *b = f.c;
+    uint32_t b_seq = f.pseq, b_ack = f.pack;
+    struct sk_rx_place pl;
+    for (int i = 0; i < 3; i++) {
+        fx_seg_at(&(struct tcp_fx){.h = f.h, .lport = f.lport, .pport = FX_PPORT, .pwnd = 65535},
+                  a_seq + (uint32_t)i, a_ack, TCP_ACK, "x", 1);
+        ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
+        fx_seg_at(&(struct tcp_fx){.h = f.h, .lport = f.lport, .pport = FX_PPORT + 1, .pwnd = 65535},
+                  b_seq + (uint32_t)i, b_ack, TCP_ACK, "y", 1);
+        ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
+    }
+    fx_seg_at(&(struct tcp_fx){.h = f.h, .lport = f.lport, .pport = FX_PPORT + 1, .pwnd = 65535},
+              b_seq + 3, b_ack, TCP_ACK, "y", 1);
+    ck_assert_int_gt(sk_rx_place(f.h->s, 65536, &pl), 0);
+    char buf[8];
+    ck_assert_int_eq(sk_recv(a, buf, sizeof(buf)), 3);
+    ck_assert_int_eq(sk_recv(b, buf, sizeof(buf)), 4);
+    sk_abort(a);
+    sk_abort(b);
     fx_free(&f);
 }
 END_TEST
@@ -449,6 +489,7 @@ int main(void)
     tcase_add_test(tc, segment_read_into_the_ring);
     tcase_add_test(tc, other_frames_refused_then_taken_whole);
     tcase_add_test(tc, no_place_while_frames_are_watched);
+    tcase_add_test(tc, interleaved_streams_get_no_place);
     suite_add_tcase(s, tc);
     return h_run(s);
 }
