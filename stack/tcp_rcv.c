@@ -289,6 +289,10 @@ int tcp_rx_place(struct sk_stack *s, size_t max, struct sk_rx_place *p)
         (c->state != SK_ESTABLISHED && c->state != SK_FIN_WAIT_1 && c->state != SK_FIN_WAIT_2))
         return 0;
     uint32_t room = c->rcv_wnd < max ? c->rcv_wnd : (uint32_t)max;
+    /* Never over out-of-order data already in the ring: a frame read there
+     * that is not the next segment would overwrite it. */
+    if (c->n_ooo && c->ooo[0].start - c->rcv_nxt < room)
+        room = c->ooo[0].start - c->rcv_nxt;
     struct ring_span sp[SK_RX_SPANS];
     int n = room ? ring_place(&c->rcvq, c->rcvq.len, room, sp, SK_RX_SPANS) : 0;
     if (n == 0)
