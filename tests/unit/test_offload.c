@@ -290,7 +290,8 @@ static size_t peer_frame(const struct tcp_fx *f, uint8_t *frame, uint16_t sport,
         wr32(seg + 24, f->ptsval);
         wr32(seg + 28, f->ptsecr);
     }
-    memcpy(seg + hl, data, n);
+    if (n)
+        memcpy(seg + hl, data, n);
     return h_ipv4(frame, PEER_IP, US_IP, IP_PROTO_TCP, seg, hl + n);
 }
 
