@@ -48,12 +48,7 @@ int txq_init(struct txq *q, int fd, bool batch, void (*failed)(void *ctx, ssize_
         free(q->slots);
         q->ring = NULL;
         q->slots = NULL;
-        return 0;
     }
-    /* The TAP as the ring's file 0: each write then skips looking the fd
-     * up and taking a reference to its file (1.5% of the CPU when tapnc
-     * sends, by perf).  Without it, writes name the fd. */
-    q->fixed = io_uring_register_files(q->ring, &fd, 1) == 0;
 #else
     (void)batch;
 #endif
@@ -92,10 +87,7 @@ void txq_flush(struct txq *q)
     for (unsigned i = 0; i < q->n; i++) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(q->ring);
         /* The ring has TXQ_SLOTS entries and is empty here. */
-        io_uring_prep_write(sqe, q->fixed ? 0 : q->fd, q->slots + (size_t)i * TXQ_SLOT, q->len[i],
-                            0);
-        if (q->fixed)
-            io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
+        io_uring_prep_write(sqe, q->fd, q->slots + (size_t)i * TXQ_SLOT, q->len[i], 0);
         io_uring_sqe_set_data64(sqe, i);
     }
     /* A TAP's write never waits (its socket's send buffer is unbounded),

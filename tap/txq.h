@@ -35,7 +35,6 @@ struct txq {
     void (*failed)(void *ctx, ssize_t n);
     void *ctx;
     struct io_uring *ring; /* NULL: every frame written at once */
-    bool fixed;            /* the fd is the ring's registered file 0 */
     uint8_t *slots;        /* TXQ_SLOTS frames of TXQ_SLOT bytes */
     unsigned n;            /* frames queued */
     unsigned len[TXQ_SLOTS];
