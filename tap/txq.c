@@ -42,7 +42,12 @@ int txq_init(struct txq *q, int fd, bool batch, void (*failed)(void *ctx, ssize_
         return -1;
     }
     /* A kernel without io_uring, or one that refuses it to us
-     * (kernel.io_uring_disabled, a seccomp filter), leaves plain writes. */
+     * (kernel.io_uring_disabled, a seccomp filter), leaves plain writes.
+     * The TAP is not registered with the ring (io_uring_register_files):
+     * that would save a file lookup per write, but the ring holds the
+     * file until its teardown, which the kernel finishes after we exit,
+     * and the TAP stays busy meanwhile: a tapnc started right after
+     * another was refused it (tests/integration/tapnc_edges.sh). */
     if (io_uring_queue_init(TXQ_SLOTS, q->ring, 0) < 0) {
         free(q->ring);
         free(q->slots);
