@@ -280,15 +280,8 @@ no_offloads "$S" tap0
 set_cc "$S" tap0 "${HOST_IP%.*}.0/24" "$KERNEL_CC"
 
 # --- the kernel: A (10.9.0.1) and B (10.9.0.2) over a veth pair; A sends.
-ns_create
-A=$NS_LAST
-ns_create
-B=$NS_LAST
-ip link add synack-lv0 netns "$A" type veth peer name synack-lv1 netns "$B" || fail "veth failed"
-ip -n "$A" addr add 10.9.0.1/24 dev synack-lv0
-ip -n "$B" addr add 10.9.0.2/24 dev synack-lv1
-ip -n "$A" link set synack-lv0 up
-ip -n "$B" link set synack-lv1 up
+veth_pair synack-lv 10.9.0.1/24 10.9.0.2/24
+A=$VETH_A B=$VETH_B
 no_offloads "$A" synack-lv0
 no_offloads "$B" synack-lv1
 # What a connection without a route's congctl gets (a new namespace takes

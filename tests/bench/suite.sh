@@ -152,15 +152,8 @@ last() { local a; read -r -a a <<<"$1"; [ ${#a[@]} -gt 0 ] && echo "${a[${#a[@]}
 key() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 
 # --- the kernel pair: A (host's place, 10.9.0.1), B (stack's place, 10.9.0.2).
-ns_create
-A=$NS_LAST
-ns_create
-B=$NS_LAST
-ip link add synack-sv0 netns "$A" type veth peer name synack-sv1 netns "$B" || fail "veth failed"
-ip -n "$A" addr add 10.9.0.1/24 dev synack-sv0
-ip -n "$B" addr add 10.9.0.2/24 dev synack-sv1
-ip -n "$A" link set synack-sv0 up
-ip -n "$B" link set synack-sv1 up
+veth_pair synack-sv 10.9.0.1/24 10.9.0.2/24
+A=$VETH_A B=$VETH_B
 set_cc "$A" synack-sv0 10.9.0.0/24
 set_cc "$B" synack-sv1 10.9.0.0/24
 for ns in "$A" "$B"; do

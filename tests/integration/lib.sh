@@ -187,6 +187,22 @@ ns_create()
     ip -n "$NS_LAST" link set lo up || fail "cannot bring lo up in $NS_LAST"
 }
 
+# veth_pair DEV ADDR_A ADDR_B: two fresh namespaces, $VETH_A and $VETH_B,
+# joined by a veth pair, DEV0 in the first with ADDR_A and DEV1 in the
+# second with ADDR_B (A.B.C.D/P), both up.
+veth_pair()
+{
+    ns_create
+    VETH_A=$NS_LAST
+    ns_create
+    VETH_B=$NS_LAST
+    ip link add "${1}0" netns "$VETH_A" type veth peer name "${1}1" netns "$VETH_B" || fail "veth failed"
+    ip -n "$VETH_A" addr add "$2" dev "${1}0" || fail "cannot give ${1}0 $2"
+    ip -n "$VETH_B" addr add "$3" dev "${1}1" || fail "cannot give ${1}1 $3"
+    ip -n "$VETH_A" link set "${1}0" up
+    ip -n "$VETH_B" link set "${1}1" up
+}
+
 # ns_exec NS CMD...: run CMD in the namespace (foreground).
 ns_exec()
 {

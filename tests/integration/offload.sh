@@ -112,15 +112,8 @@ done
 # as the host side's address: synack has no route beyond its subnet) and
 # drops 3% of them there, after the sender's TCP let them go, so they are
 # lost as on a wire, not refused locally (a local drop is only retried).
-ns_create
-NS=$NS_LAST
-ns_create
-C=$NS_LAST
-ip link add synack-fw0 netns "$C" type veth peer name synack-fw1 netns "$NS" || fail "veth failed"
-ip -n "$C" addr add 10.7.0.2/24 dev synack-fw0
-ip -n "$NS" addr add 10.7.0.1/24 dev synack-fw1
-ip -n "$C" link set synack-fw0 up
-ip -n "$NS" link set synack-fw1 up
+veth_pair synack-fw 10.7.0.2/24 10.7.0.1/24
+C=$VETH_A NS=$VETH_B
 ip -n "$C" route add "${STACK_IP%.*}.0/24" via 10.7.0.1 || fail "no route from C"
 ns_exec "$NS" sysctl -q -w net.ipv4.ip_forward=1 || fail "cannot forward in $NS"
 start_bg "$NS" fw-tapd "$TAPD" -v
