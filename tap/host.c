@@ -1133,9 +1133,9 @@ int host_up(struct host *h, const struct host_opts *o, const char *prog)
                 : o->impair     ? "off (--impair)"
                                 : "none (the kernel granted none)");
         fprintf(stderr, "%s: frames out: %s\n", prog,
-                h->txq->ring    ? "in batches (io_uring)"
-                : o->no_batch   ? "one write each (--no-batch)"
-                                : "one write each (no io_uring here)");
+                h->txq->ring  ? "in batches (io_uring)"
+                : o->no_batch ? "one write each (--no-batch)"
+                              : "one write each (no io_uring here)");
         if (h->impair) {
             char desc[512];
             impair_cfg_format(&o->impair_cfg, desc, sizeof(desc));
@@ -1407,8 +1407,9 @@ static ssize_t read_vnet(struct host *h, uint8_t *buf)
         return n; /* the place goes back at the next sk_rx_place or sk_flush */
     size_t head = (size_t)n < hdr ? (size_t)n : hdr, placed = (size_t)n - head;
     struct sk_frame_meta m;
-    if (head == hdr && placed <= room && vnet_meta(buf, &m) == 0 &&
-        sk_input_placed(h->stack, buf + TAP_VNET_HDR_LEN, pl.hdr_len, placed, &m, host_now()) == 0) {
+    bool whole_headers = head == hdr && placed <= room && vnet_meta(buf, &m) == 0;
+    if (whole_headers && sk_input_placed(h->stack, buf + TAP_VNET_HDR_LEN, pl.hdr_len, placed, &m,
+                                         host_now()) == 0) {
         obs_flush(h);
         return n;
     }

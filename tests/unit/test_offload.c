@@ -384,10 +384,10 @@ START_TEST(other_frames_refused_then_taken_whole)
         bool ts;
         uint8_t csum;
     } cases[] = {
-        {FX_PPORT, 1000, false, SK_CSUM_VALID},     /* another sequence number */
-        {FX_PPORT + 1, 0, false, SK_CSUM_VALID},    /* another connection */
-        {FX_PPORT, 0, true, SK_CSUM_VALID},         /* headers longer than placed for */
-        {FX_PPORT, 0, false, SK_CSUM_NONE},         /* a checksum to check */
+        {FX_PPORT, 1000, false, SK_CSUM_VALID},  /* another sequence number */
+        {FX_PPORT + 1, 0, false, SK_CSUM_VALID}, /* another connection */
+        {FX_PPORT, 0, true, SK_CSUM_VALID},      /* headers longer than placed for */
+        {FX_PPORT, 0, false, SK_CSUM_NONE},      /* a checksum to check */
     };
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         ck_assert_int_gt(sk_rx_place(f.h->s, 65536, &pl), 0);
@@ -439,8 +439,8 @@ START_TEST(no_place_while_frames_are_watched)
     fx_free(&f);
     /* Timestamps agreed: the headers are 12 bytes longer. */
     fx_listen(&f, NULL, 0);
-    fx_accept_with(&f, FX_PPORT, &(struct h_seg){.seq = PISN, .wnd = 65535, .mss = 1460,
-                                                 .ts = true, .tsval = 5});
+    fx_accept_with(&f, FX_PPORT,
+                   &(struct h_seg){.seq = PISN, .wnd = 65535, .mss = 1460, .ts = true, .tsval = 5});
     fx_seg(&f, TCP_ACK, "a", 1);
     fx_seg(&f, TCP_ACK, "bc", 2);
     ck_assert_int_gt(sk_rx_place(f.h->s, 65536, &pl), 0);
@@ -452,6 +452,13 @@ START_TEST(no_place_while_frames_are_watched)
     fx_free(&f);
 }
 END_TEST
+
+/* One byte from the peer's port pport, as the fixture would send it. */
+static void byte_from(struct tcp_fx *f, uint16_t pport, uint32_t seq, uint32_t ack, const char *c)
+{
+    struct tcp_fx from = {.h = f->h, .lport = f->lport, .pport = pport, .pwnd = 65535};
+    fx_seg_at(&from, seq, ack, TCP_ACK, c, 1);
+}
 
 START_TEST(interleaved_streams_get_no_place)
 {
@@ -467,16 +474,13 @@ START_TEST(interleaved_streams_get_no_place)
     sk_conn *b = f.c;
     uint32_t b_seq = f.pseq, b_ack = f.pack;
     struct sk_rx_place pl;
-    for (int i = 0; i < 3; i++) {
-        fx_seg_at(&(struct tcp_fx){.h = f.h, .lport = f.lport, .pport = FX_PPORT, .pwnd = 65535},
-                  a_seq + (uint32_t)i, a_ack, TCP_ACK, "x", 1);
+    for (uint32_t i = 0; i < 3; i++) {
+        byte_from(&f, FX_PPORT, a_seq + i, a_ack, "x");
         ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
-        fx_seg_at(&(struct tcp_fx){.h = f.h, .lport = f.lport, .pport = FX_PPORT + 1, .pwnd = 65535},
-                  b_seq + (uint32_t)i, b_ack, TCP_ACK, "y", 1);
+        byte_from(&f, FX_PPORT + 1, b_seq + i, b_ack, "y");
         ck_assert_int_eq(sk_rx_place(f.h->s, 65536, &pl), 0);
     }
-    fx_seg_at(&(struct tcp_fx){.h = f.h, .lport = f.lport, .pport = FX_PPORT + 1, .pwnd = 65535},
-              b_seq + 3, b_ack, TCP_ACK, "y", 1);
+    byte_from(&f, FX_PPORT + 1, b_seq + 3, b_ack, "y");
     ck_assert_int_gt(sk_rx_place(f.h->s, 65536, &pl), 0);
     char buf[8];
     ck_assert_int_eq(sk_recv(a, buf, sizeof(buf)), 3);

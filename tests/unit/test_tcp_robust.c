@@ -241,8 +241,14 @@ START_TEST(lookup_forgets_a_freed_connection)
     ck_assert_int_eq(sk_recv(a, buf, sizeof(buf)), 4);
     sk_abort(a); /* a RST out; a is freed */
     h_clear(l.h);
-    h_send(l.h, &(struct h_seg){.sport = FX_PPORT, .dport = FX_LPORT, .seq = a_seq + 4,
-                                .ack = a_ack, .flags = TCP_ACK, .wnd = 1000, .data = "g", .len = 1});
+    h_send(l.h, &(struct h_seg){.sport = FX_PPORT,
+                                .dport = FX_LPORT,
+                                .seq = a_seq + 4,
+                                .ack = a_ack,
+                                .flags = TCP_ACK,
+                                .wnd = 1000,
+                                .data = "g",
+                                .len = 1});
     ck_assert_int_eq(h_ntcp(l.h), 1);
     struct tcp_seg rst = h_last_tcp(l.h);
     ck_assert(rst.flags & TCP_RST);
